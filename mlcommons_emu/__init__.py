@@ -1,0 +1,1 @@
+"""mlcommons_emu."""

@@ -1,0 +1,156 @@
+"""The single exception tree of mlcommons_emu; imports nothing from the package.
+
+OpenSearch names an error on the wire after the Java exception class that raised it
+(``IllegalArgumentException`` -> ``illegal_argument_exception``) and derives the HTTP
+status from that class too.  ML Commons picks a different class for the same failure in
+different releases (a 2.9 ``MLResourceNotFoundException`` answered 500, the 2.19
+``OpenSearchStatusException`` answers 404), so the tree mirrors the Java classes the
+plugin throws rather than abstract categories; the services choose the class the
+emulated release would throw, and ``api/errors.py`` renders it::
+
+    EmulatorError                      (base; never rendered directly)
+      IllegalArgumentError             illegal_argument_exception        400
+      StatusError(status)              status_exception                  as given
+        RemoteConnectorThrottlingError remote_connector_throttling_exception
+      ParseError                       parse_exception                   400
+      ParsingError                     parsing_exception                 400
+      JsonParseError                   json_parse_exception              400
+      ActionRequestValidationError     action_request_validation_exception 400
+      IndexNotFoundError               index_not_found_exception         404
+      ResourceNotFoundError            resource_not_found_exception      404
+      VersionConflictError             version_conflict_engine_exception 409
+      IllegalStateError                illegal_state_exception           500
+      IOError_                         i_o_exception                     500
+      GenericError                     exception                         500
+      MLError                          m_l_exception                     500
+        MLValidationError              m_l_validation_exception          500
+        MLResourceNotFoundError        m_l_resource_not_found_exception  500
+        MLLimitExceededError           m_l_limit_exceeded_exception      500
+      RouterError                      plain-string ``error`` body (no handler / wrong method)
+
+Every class carries its wire ``type`` and default ``status`` so that one table lives in
+one place; the message is ML Commons' own wording, copied exactly.
+"""
+from __future__ import annotations
+
+
+class EmulatorError(Exception):
+    """Base of every error the emulator raises on purpose."""
+
+    type: str = "exception"
+    status: int = 500
+
+    def __init__(self, reason: str, *, status: int | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        if status is not None:
+            self.status = status
+
+
+class IllegalArgumentError(EmulatorError):
+    type = "illegal_argument_exception"
+    status = 400
+
+
+class StatusError(EmulatorError):
+    """OpenSearchStatusException: the plugin attaches an explicit HTTP status."""
+
+    type = "status_exception"
+
+    def __init__(self, reason: str, status: int) -> None:
+        super().__init__(reason, status=status)
+
+
+class RemoteConnectorThrottlingError(StatusError):
+    type = "remote_connector_throttling_exception"
+
+
+class ParseError(EmulatorError):
+    type = "parse_exception"
+    status = 400
+
+
+class ParsingError(EmulatorError):
+    type = "parsing_exception"
+    status = 400
+
+
+class JsonParseError(EmulatorError):
+    type = "json_parse_exception"
+    status = 400
+
+
+class ActionRequestValidationError(EmulatorError):
+    type = "action_request_validation_exception"
+    status = 400
+
+    def __init__(self, *messages: str) -> None:
+        numbered = "".join(f"{i}: {m};" for i, m in enumerate(messages, 1))
+        super().__init__(f"Validation Failed: {numbered}")
+
+
+class IndexNotFoundError(EmulatorError):
+    type = "index_not_found_exception"
+    status = 404
+
+    def __init__(self, index: str) -> None:
+        super().__init__(f"no such index [{index}]")
+        self.index = index
+
+
+class ResourceNotFoundError(EmulatorError):
+    type = "resource_not_found_exception"
+    status = 404
+
+
+class VersionConflictError(EmulatorError):
+    type = "version_conflict_engine_exception"
+    status = 409
+
+
+class IllegalStateError(EmulatorError):
+    type = "illegal_state_exception"
+    status = 500
+
+
+class IOError_(EmulatorError):
+    type = "i_o_exception"
+    status = 500
+
+
+class GenericError(EmulatorError):
+    """A plain java.lang.Exception: rendered as type ``exception``, status 500."""
+
+    type = "exception"
+    status = 500
+
+
+class MLError(EmulatorError):
+    type = "m_l_exception"
+    status = 500
+
+
+class MLValidationError(MLError):
+    type = "m_l_validation_exception"
+
+
+class MLResourceNotFoundError(MLError):
+    type = "m_l_resource_not_found_exception"
+
+
+class MLLimitExceededError(MLError):
+    type = "m_l_limit_exceeded_exception"
+
+
+class RouterError(EmulatorError):
+    """OpenSearch core's router answer: ``{"error": "<text>", "status": N}``."""
+
+    def __init__(self, reason: str, status: int) -> None:
+        super().__init__(reason, status=status)
+
+
+class CredentialError(EmulatorError):
+    """Decrypting or signing with a connector credential failed."""
+
+    type = "m_l_exception"
+    status = 500
