@@ -22,6 +22,7 @@ emulated release would throw, and ``api/errors.py`` renders it::
       IllegalStateError                illegal_state_exception           500
       IOError_                         i_o_exception                     500
       GenericError                     exception                         500
+      NullPointerError                 null_pointer_exception            500
       MLError                          m_l_exception                     500
         MLValidationError              m_l_validation_exception          500
         MLResourceNotFoundError        m_l_resource_not_found_exception  500
@@ -122,6 +123,13 @@ class GenericError(EmulatorError):
     """A plain java.lang.Exception: rendered as type ``exception``, status 500."""
 
     type = "exception"
+    status = 500
+
+
+class NullPointerError(EmulatorError):
+    """java.lang.NullPointerException, where the plugin really lets one escape."""
+
+    type = "null_pointer_exception"
     status = 500
 
 

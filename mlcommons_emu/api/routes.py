@@ -1,0 +1,286 @@
+"""The REST routes of the emulated cluster and OpenSearch's router semantics over them."""
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Awaitable, Callable
+from urllib.parse import unquote
+
+import attrs
+
+from mlcommons_emu.api import body as bodies
+from mlcommons_emu.api import errors as error_rendering
+from mlcommons_emu.api.messages import RestRequest, RestResponse
+from mlcommons_emu.errors import EmulatorError, IllegalArgumentError, RouterError
+from mlcommons_emu.services import cluster_settings, connectors, deployment, model_groups, models, predict, tasks
+from mlcommons_emu.services.context import Context
+from mlcommons_emu.services.results import WriteResult
+
+Handler = Callable[[Context, RestRequest, dict[str, str]], Awaitable[RestResponse]]
+ML = "/_plugins/_ml"
+
+_LUCENE = {(2, 9): "9.7.0", (2, 10): "9.7.0", (2, 11): "9.7.0", (2, 12): "9.9.2", (2, 13): "9.10.0",
+           (2, 14): "9.10.0", (2, 15): "9.10.0", (2, 16): "9.11.1", (2, 17): "9.11.1", (2, 18): "9.12.0",
+           (2, 19): "9.12.1", (3, 0): "10.1.0", (3, 1): "10.2.1", (3, 2): "10.2.2"}
+
+
+@attrs.frozen
+class Route:
+    methods: tuple[str, ...]
+    pattern: str
+    handler: Handler
+    since: tuple[int, int] = (2, 9)
+    deprecated: bool = False
+
+    @property
+    def regex(self) -> re.Pattern[str]:
+        return _compile(self.pattern)
+
+    @property
+    def literal_weight(self) -> int:
+        return sum(1 for part in self.pattern.split("/") if part and not part.startswith("{"))
+
+
+_CACHE: dict[str, re.Pattern[str]] = {}
+
+
+def _compile(pattern: str) -> re.Pattern[str]:
+    compiled = _CACHE.get(pattern)
+    if compiled is None:
+        regex = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", pattern)
+        compiled = _CACHE[pattern] = re.compile(f"^{regex}$")
+    return compiled
+
+
+def ok(body: Any, status: int = 200) -> RestResponse:
+    return RestResponse(status, body)
+
+
+def write_response(ctx: Context, result: WriteResult) -> RestResponse:
+    """An OpenSearch document-write response.
+
+    The plugin answers through RestToXContentListener, so the status is 200 even when
+    ``result`` is ``not_found``.  From 2.19 it writes through the remote-metadata SDK with
+    refresh IMMEDIATE, which adds ``forced_refresh``.
+    """
+    data_nodes = sum(1 for r in ctx.cluster.nodes if r.node.up and r.node.is_data) or 1
+    release = ctx.release
+    # 2.9 and 2.12 create system indices with one replica (counted even when unassigned);
+    # the other releases auto-expand replicas 0-1, so one node reports a single copy.
+    if (release.major, release.minor) in ((2, 9), (2, 12)):
+        total = 2
+    else:
+        total = min(2, data_nodes)
+    successful = min(total, data_nodes)
+    body: dict[str, Any] = {"_index": result.index, "_id": result.doc_id, "_version": result.version,
+                            "result": result.result}
+    if release >= (2, 19):
+        body["forced_refresh"] = True
+    body["_shards"] = {"total": total, "successful": successful, "failed": 0}
+    body["_seq_no"] = result.seq_no
+    body["_primary_term"] = 1
+    return RestResponse(200, body)
+
+
+def _flag(request: RestRequest, name: str) -> bool:
+    value = request.query.get(name)
+    return value is not None and value.lower() in ("", "true")
+
+
+# handlers -------------------------------------------------------------------------------
+async def root(ctx: Context, request: RestRequest, _: dict[str, str]) -> RestResponse:
+    if request.method == "HEAD":
+        return RestResponse(200, None)
+    release = ctx.release
+    lucene = _LUCENE.get((release.major, release.minor), "10.3.1")
+    return ok({
+        "name": ctx.cluster.coordinator.node.name,
+        "cluster_name": ctx.cluster_name,
+        "cluster_uuid": ctx.cluster_uuid,
+        "version": {
+            "distribution": "opensearch",
+            "number": release.number,
+            "build_type": "tar",
+            "build_hash": "mlcommons-emu",
+            "build_date": "2026-01-01T00:00:00.000000Z",
+            "build_snapshot": False,
+            "lucene_version": lucene,
+            "minimum_wire_compatibility_version": "2.19.0" if release.major >= 3 else "7.10.0",
+            "minimum_index_compatibility_version": "2.0.0" if release.major >= 3 else "7.0.0",
+        },
+        "tagline": "The OpenSearch Project: https://opensearch.org/",
+    })
+
+
+async def get_settings(ctx: Context, request: RestRequest, _: dict[str, str]) -> RestResponse:
+    return ok(cluster_settings.get(ctx, flat=_flag(request, "flat_settings"),
+                                   include_defaults=_flag(request, "include_defaults")))
+
+
+async def put_settings(ctx: Context, request: RestRequest, _: dict[str, str]) -> RestResponse:
+    result = await cluster_settings.update(ctx, bodies.parse_object(request))
+    if _flag(request, "flat_settings"):
+        from mlcommons_emu.domain.settings import flatten
+
+        result = {**result, "persistent": flatten(result["persistent"]), "transient": flatten(result["transient"])}
+    return ok(result)
+
+
+async def create_connector(ctx: Context, request: RestRequest, _: dict[str, str]) -> RestResponse:
+    connectors.check_remote_inference_enabled(ctx)
+    if not bodies.has_content(request):
+        from mlcommons_emu.errors import IOError_
+
+        raise IOError_("Create Connector request has empty body")
+    return ok(await connectors.create(ctx, bodies.parse_object(request) or {}))
+
+
+async def get_connector(ctx: Context, request: RestRequest, p: dict[str, str]) -> RestResponse:
+    return ok(await connectors.get(ctx, p["connector_id"]))
+
+
+async def delete_connector(ctx: Context, request: RestRequest, p: dict[str, str]) -> RestResponse:
+    return write_response(ctx, await connectors.delete(ctx, p["connector_id"]))
+
+
+async def register_group(ctx: Context, request: RestRequest, _: dict[str, str]) -> RestResponse:
+    return ok(await model_groups.register(ctx, bodies.parse_object(request)))
+
+
+async def get_group(ctx: Context, request: RestRequest, p: dict[str, str]) -> RestResponse:
+    return ok(await model_groups.get(ctx, p["model_group_id"]))
+
+
+async def delete_group(ctx: Context, request: RestRequest, p: dict[str, str]) -> RestResponse:
+    return write_response(ctx, await model_groups.delete(ctx, p["model_group_id"]))
+
+
+async def register_model(ctx: Context, request: RestRequest, _: dict[str, str]) -> RestResponse:
+    deploy = _flag(request, "deploy")
+    return ok(await models.register(ctx, bodies.parse_object(request), deploy=deploy))
+
+
+async def get_model(ctx: Context, request: RestRequest, p: dict[str, str]) -> RestResponse:
+    return ok(await models.get(ctx, p["model_id"]))
+
+
+async def delete_model(ctx: Context, request: RestRequest, p: dict[str, str]) -> RestResponse:
+    return write_response(ctx, await models.delete(ctx, p["model_id"]))
+
+
+async def deploy_model(ctx: Context, request: RestRequest, p: dict[str, str]) -> RestResponse:
+    return ok(await deployment.deploy(ctx, p["model_id"], bodies.parse_object(request)))
+
+
+async def undeploy_model(ctx: Context, request: RestRequest, p: dict[str, str]) -> RestResponse:
+    body = bodies.parse_object(request) or {}
+    from mlcommons_emu.services import inputs
+
+    model_ids = inputs.string_list(body.get("model_ids"), "model_ids") or None
+    node_ids = inputs.string_list(body.get("node_ids"), "node_ids") or None
+    if "model_id" in p and not model_ids:
+        model_ids = [p["model_id"]]
+    return ok(await deployment.undeploy(ctx, model_ids, node_ids, single="model_id" in p))
+
+
+async def predict_model(ctx: Context, request: RestRequest, p: dict[str, str]) -> RestResponse:
+    return ok(await predict.predict(ctx, p["model_id"], bodies.parse_object(request)))
+
+
+async def predict_algorithm(ctx: Context, request: RestRequest, p: dict[str, str]) -> RestResponse:
+    algorithm = p["algorithm"].upper()
+    from mlcommons_emu.domain.states import FunctionName
+
+    if algorithm not in FunctionName.__members__:
+        raise IllegalArgumentError("Wrong function name")
+    return ok(await predict.predict(ctx, p["model_id"], bodies.parse_object(request), algorithm=algorithm))
+
+
+async def get_task(ctx: Context, request: RestRequest, p: dict[str, str]) -> RestResponse:
+    return ok(await tasks.get(ctx, p["task_id"]))
+
+
+async def delete_task(ctx: Context, request: RestRequest, p: dict[str, str]) -> RestResponse:
+    return write_response(ctx, await tasks.delete(ctx, p["task_id"]))
+
+
+ROUTES: tuple[Route, ...] = (
+    Route(("GET", "HEAD"), "/", root),
+    Route(("GET",), "/_cluster/settings", get_settings),
+    Route(("PUT",), "/_cluster/settings", put_settings),
+    Route(("POST",), f"{ML}/connectors/_create", create_connector),
+    Route(("GET",), f"{ML}/connectors/{{connector_id}}", get_connector),
+    Route(("DELETE",), f"{ML}/connectors/{{connector_id}}", delete_connector),
+    Route(("POST",), f"{ML}/model_groups/_register", register_group),
+    Route(("GET",), f"{ML}/model_groups/{{model_group_id}}", get_group, since=(2, 12)),
+    Route(("DELETE",), f"{ML}/model_groups/{{model_group_id}}", delete_group),
+    Route(("POST",), f"{ML}/models/_register", register_model),
+    Route(("POST",), f"{ML}/models/{{model_id}}/{{version}}/_register", register_model),
+    Route(("POST",), f"{ML}/models/_upload", register_model, deprecated=True),
+    Route(("GET",), f"{ML}/models/{{model_id}}", get_model),
+    Route(("DELETE",), f"{ML}/models/{{model_id}}", delete_model),
+    Route(("POST",), f"{ML}/models/{{model_id}}/_deploy", deploy_model),
+    Route(("POST",), f"{ML}/models/{{model_id}}/_load", deploy_model, deprecated=True),
+    Route(("POST",), f"{ML}/models/{{model_id}}/_undeploy", undeploy_model),
+    Route(("POST",), f"{ML}/models/{{model_id}}/_unload", undeploy_model, deprecated=True),
+    Route(("POST",), f"{ML}/models/_undeploy", undeploy_model),
+    Route(("POST",), f"{ML}/models/_unload", undeploy_model, deprecated=True),
+    Route(("POST",), f"{ML}/models/{{model_id}}/_predict", predict_model),
+    Route(("POST",), f"{ML}/_predict/{{algorithm}}/{{model_id}}", predict_algorithm),
+    Route(("GET",), f"{ML}/tasks/{{task_id}}", get_task),
+    Route(("DELETE",), f"{ML}/tasks/{{task_id}}", delete_task),
+)
+
+
+def _normalise(path: str) -> str:
+    if len(path) > 1 and path.endswith("/"):
+        path = path.rstrip("/") or "/"
+    return path
+
+
+async def dispatch(ctx: Context, request: RestRequest, routes: tuple[Route, ...] = ROUTES) -> RestResponse:
+    """Route one request; every failure becomes an OpenSearch error body."""
+    try:
+        path = _normalise(request.path)
+        matches: list[tuple[Route, dict[str, str]]] = []
+        for route in routes:
+            if ctx.release < route.since:
+                continue
+            found = route.regex.match(path)
+            if found:
+                params = {k: unquote(v) for k, v in found.groupdict().items()}
+                matches.append((route, params))
+        if not matches:
+            raise RouterError(f"no handler found for uri [{request.uri}] and method [{request.method}]", 400)
+        matches.sort(key=lambda m: -m[0].literal_weight)
+        for route, params in matches:
+            if request.method in route.methods:
+                bodies.check_content_type(request)
+                response = await route.handler(ctx, request, params)
+                if route.deprecated:
+                    response = attrs.evolve(response, headers={
+                        **response.headers, "Warning": f'299 OpenSearch-{ctx.release.number} "[{request.method} '
+                        f'{route.pattern}] is deprecated! Use the non-deprecated route instead."'})
+                return response
+        allowed: list[str] = []
+        for route, _ in matches:
+            for method in route.methods:
+                if method not in allowed:
+                    allowed.append(method)
+        if request.method == "OPTIONS":
+            return RestResponse(200, None, {"Allow": ",".join(allowed)})
+        raise RouterError(
+            f"Incorrect HTTP method for uri [{request.uri}] and method [{request.method}], "
+            f"allowed: [{', '.join(allowed)}]", 405)
+    except EmulatorError as exc:
+        return error_rendering.render(exc)
+    except Exception as exc:  # noqa: BLE001 - a bug must never leak a traceback
+        return error_rendering.render_unexpected(exc)
+
+
+def encode(response: RestResponse, *, pretty: bool = False) -> bytes:
+    if response.body is None:
+        return b""
+    if pretty:
+        return json.dumps(response.body, indent=2, ensure_ascii=False).encode("utf-8") + b"\n"
+    return json.dumps(response.body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")

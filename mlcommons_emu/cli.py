@@ -1,0 +1,91 @@
+"""Command line: ``mlcommons-emu serve`` runs the emulator as an HTTP server.
+
+Example::
+
+    mlcommons-emu serve --port 9200 --database sqlite:///state.sqlite3
+    curl -s http://127.0.0.1:9200/
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from typing import Sequence
+
+from mlcommons_emu.config import SERVER_DEFAULT_DATABASE, Config
+from mlcommons_emu.domain.release import NEWEST
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mlcommons-emu", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the emulator as an OpenSearch-compatible HTTP server")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=9200, help="port to listen on (default 9200; 0 picks one)")
+    serve.add_argument("--database", default=SERVER_DEFAULT_DATABASE,
+                       help="SQLAlchemy URL of the store (default: a SQLite file in the current directory)")
+    serve.add_argument("--opensearch-version", default=NEWEST,
+                       help=f"OpenSearch / ML Commons release to emulate, 2.9 to 3.8 (default {NEWEST})")
+    serve.add_argument("--nodes", default=None,
+                       help="cluster shape, e.g. 'manager:cluster_manager,ml-1:ml,data-1:data' "
+                            "(default: one node with every role)")
+    serve.add_argument("--seed", type=int, default=None, help="seed for reproducible ids")
+    serve.add_argument("--allow-network", action="store_true",
+                       help="let connectors whose host has no built-in fake call the real endpoint")
+    serve.add_argument("--log-level", default="WARNING")
+    return parser
+
+
+async def serve(config: Config, host: str, port: int) -> None:
+    from aiohttp import web
+
+    from mlcommons_emu.api.app import create_app
+    from mlcommons_emu.emulator import Emulator
+
+    emulator = Emulator(config)
+    await emulator.start()
+    runner = web.AppRunner(create_app(emulator), access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    bound = port
+    server = getattr(site, "_server", None)
+    if server is not None and server.sockets:
+        bound = server.sockets[0].getsockname()[1]
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    print(f"mlcommons-emu ready on http://{host}:{bound} (OpenSearch {config.opensearch_version}, "
+          f"store {config.database})", flush=True)
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+        await emulator.stop()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    kwargs = dict(database=args.database, opensearch_version=args.opensearch_version,
+                  seed=args.seed, allow_network=args.allow_network)
+    if args.nodes:
+        kwargs["nodes"] = args.nodes
+    try:
+        config = Config(**kwargs)
+    except ValueError as exc:
+        print(f"mlcommons-emu: {exc}", file=sys.stderr)
+        return 2
+    try:
+        asyncio.run(serve(config, args.host, args.port))
+    except OSError as exc:
+        print(f"mlcommons-emu: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

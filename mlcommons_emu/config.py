@@ -1,0 +1,36 @@
+"""Emulator configuration: database, emulated release, cluster shape, network policy."""
+from __future__ import annotations
+
+import attrs
+
+from mlcommons_emu.cluster.nodes import DEFAULT_CLUSTER, NodeSpec
+from mlcommons_emu.domain.release import NEWEST, Release
+
+IN_MEMORY = "sqlite+aiosqlite://"
+SERVER_DEFAULT_DATABASE = "sqlite+aiosqlite:///mlcommons-emu.sqlite3"
+
+
+def _nodes(value: object) -> tuple[NodeSpec, ...]:
+    if isinstance(value, str):
+        return tuple(NodeSpec.parse(part) for part in value.split(",") if part.strip())
+    return tuple(v if isinstance(v, NodeSpec) else NodeSpec.parse(str(v)) for v in value)  # type: ignore[union-attr]
+
+
+@attrs.frozen
+class Config:
+    """How an emulator is built.
+
+    >>> Config(opensearch_version="2.9.0", nodes="manager:cluster_manager,d1:data")  # doctest: +SKIP
+    """
+
+    database: str = IN_MEMORY
+    opensearch_version: str = attrs.field(default=NEWEST, validator=lambda _i, _a, v: Release.of(v))
+    nodes: tuple[NodeSpec, ...] = attrs.field(default=DEFAULT_CLUSTER, converter=_nodes)
+    seed: int | None = None
+    allow_network: bool = False
+    progression: str = attrs.field(default="immediate", validator=attrs.validators.in_(("immediate",)))
+    cluster_name: str = "mlcommons-emu"
+
+    @property
+    def release(self) -> Release:
+        return Release.of(self.opensearch_version)

@@ -1,0 +1,216 @@
+"""A deployed remote model on one node: renders, sends and unwraps one predict call."""
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from typing import Any, Mapping
+from urllib.parse import urlsplit
+
+import attrs
+
+from mlcommons_emu.connectors import templating
+from mlcommons_emu.connectors.transports.base import OutboundRequest, Transport, TransportError
+from mlcommons_emu.domain.connector import Connector
+from mlcommons_emu.domain.release import Release
+from mlcommons_emu.errors import (
+    IllegalArgumentError,
+    MLError,
+    RemoteConnectorThrottlingError,
+    StatusError,
+)
+
+
+@attrs.frozen
+class RuntimeOptions:
+    """Settings the runtime reads per call (they are dynamic in the plugin)."""
+
+    trusted_endpoints: tuple[str, ...]
+    private_ip_enabled: bool = False
+
+
+def check_trusted_url(url: str, regexes: tuple[str, ...] | list[str], release: Release) -> None:
+    """MLCommonsSettings trusted endpoints: a full match of one regex is required."""
+    if not regexes and release >= (3, 7):
+        raise IllegalArgumentError(
+            "Trusted connector endpoints regex is not configured. Please set "
+            "plugins.ml_commons.trusted_connector_endpoints_regex.")
+    for regex in regexes:
+        try:
+            # Java's Pattern.matches() is a full match; the lists use no Java-only syntax
+            if re.fullmatch(regex, url):
+                return
+        except re.error:
+            continue
+    if release >= (3, 2):
+        raise IllegalArgumentError("Connector URL is not matching the trusted connector endpoint regex")
+    raise IllegalArgumentError(
+        f"Connector URL is not matching the trusted connector endpoint regex, URL is: {url}")
+
+
+def _is_private_host(host: str) -> bool:
+    """Literal private addresses and localhost; names are not resolved (offline by design)."""
+    if host.lower() in ("localhost", "localhost.localdomain"):
+        return True
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return address.is_private or address.is_loopback or address.is_link_local or address.is_unspecified
+
+
+class DeployedRemoteModel:
+    """What a node holds in memory after deploy (the plugin's RemoteModel + executor).
+
+    Credentials are decrypted once, at deploy, and substituted into the predict action's
+    headers then; later predicts reuse them, as RemoteConnectorExecutor does.
+    """
+
+    def __init__(self, model_id: str, connector: Connector, credentials: Mapping[str, str],
+                 release: Release) -> None:
+        self.model_id = model_id
+        self.connector = connector
+        self.release = release
+        self._credentials = dict(credentials)
+        action = connector.action("PREDICT")
+        headers = dict(action.headers or {}) if action else {}
+        headers = templating.resolve_credential_headers(headers, self._credentials)
+        if release < (3, 7):
+            # 2.9-3.6: headers get the connector's own parameters once, at deploy
+            connector_params = {k: v for k, v in connector.parameters.items()}
+            headers = {k: templating.render_template(v, connector_params) for k, v in headers.items()}
+        self._headers = headers
+
+    async def predict(self, raw_parameters: Mapping[str, Any], transport: Transport,
+                      options: RuntimeOptions) -> dict[str, Any]:
+        """One outgoing call; returns one ``inference_results`` element."""
+        release = self.release
+        action = self.connector.action("PREDICT")
+        if action is None:
+            raise IllegalArgumentError("no PREDICT action found")
+        predict_params = templating.predict_parameters(raw_parameters, escape=release >= (2, 10))
+        params = templating.merge_parameters(self.connector.parameters, predict_params)
+        payload = templating.render_payload(
+            action.request_body, params,
+            invalid_payload_style="new" if release >= _INVALID_PAYLOAD_NEW else "old",
+            allow_ndjson=release >= (3, 5),
+        )
+        url = templating.render_url(action.url, params)
+        if release >= (3, 7):
+            check_trusted_url(url, options.trusted_endpoints, release)
+            headers = templating.render_headers(self._headers, params, predict_time_params=True)
+        else:
+            headers = dict(self._headers)
+        self._check_url(url, options)
+        method = action.method.upper()
+        allowed = ("POST", "GET", "PUT", "DELETE") if release >= (3, 5) else ("POST", "GET")
+        if method not in allowed:
+            raise IllegalArgumentError("unsupported http method")
+        body = (payload or "").encode(params.get("charset") or "utf-8")
+        if method == "POST" and not body:
+            raise IllegalArgumentError("Content length is 0. Aborting request to remote model")
+        if not any(k.lower() == "content-type" for k in headers):
+            headers["Content-Type"] = "application/json"
+        if self.connector.protocol == "aws_sigv4":
+            headers = self._sign(method, url, headers, body)
+        timeout = self._read_timeout()
+        try:
+            response = await transport.send(OutboundRequest(method, url, headers, body), timeout=timeout)
+        except TransportError as exc:
+            raise StatusError(f"Error communicating with remote model: {exc}", 500) from exc
+        return self._unwrap(response.status, response.headers, response.body)
+
+    def _check_url(self, url: str, options: RuntimeOptions) -> None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https"):
+            raise IllegalArgumentError(f"Protocol is not http or https: {parts.scheme}")
+        host = parts.hostname or ""
+        if not host:
+            raise IllegalArgumentError(
+                "Encountered error when trying to create uri from endpoint in ml connector. "
+                "Please update the endpoint in connection configuration: ")
+        private_allowed = options.private_ip_enabled and self.release >= (2, 15)
+        if _is_private_host(host) and not private_allowed:
+            if self.release >= (2, 15):
+                raise IllegalArgumentError(f"Remote inference host name has private ip address: {host}")
+            raise IllegalArgumentError(host)
+
+    def _sign(self, method: str, url: str, headers: dict[str, str], body: bytes) -> dict[str, str]:
+        from mlcommons_emu.connectors import sigv4
+
+        params = self.connector.parameters
+        creds = self._credentials
+        region = params.get("region") or creds.get("region")
+        service = params.get("service_name") or creds.get("service_name")
+        try:
+            return sigv4.sign(
+                method, url, headers, body, access_key=creds["access_key"], secret_key=creds["secret_key"],
+                session_token=creds.get("session_token"), region=str(region), service=str(service))
+        except Exception as exc:  # botocore raises a variety; none may escape untranslated
+            raise MLError("Failed to sign the request to the remote model") from exc
+
+    def _read_timeout(self) -> float:
+        config = self.connector.client_config or {}
+        try:
+            return float(config.get("read_timeout", 30))
+        except (TypeError, ValueError):
+            return 30.0
+
+    def _unwrap(self, status: int, headers: Mapping[str, str], body: bytes) -> dict[str, Any]:
+        release = self.release
+        text = body.decode("utf-8", errors="replace")
+        success = 200 <= status <= 300
+        if not success and release >= (2, 11):
+            lowered = {k.lower(): v for k, v in headers.items()}
+            if lowered.get("x-amzn-errortype", "").startswith("ThrottlingException"):
+                raise RemoteConnectorThrottlingError(
+                    "Error from remote service: The request was denied due to remote server throttling. "
+                    "To change the retry policy and behavior, please update the connector client_config.",
+                    status)
+            if not body:
+                if release >= (3, 2):
+                    raise StatusError(f"Remote service returned error status {status} with empty body", status)
+                raise IllegalArgumentError("No response from model")
+            raise StatusError(f"Error from remote service: {text}", status)
+        if success and not body:
+            if release >= (3, 2):
+                raise StatusError("Remote service returned empty response body", 502)
+            raise IllegalArgumentError("No response from model")
+        data = _parse_response(text, release)
+        element: dict[str, Any] = {"output": [{"name": "response", "dataAsMap": data}]}
+        if release >= (2, 11):
+            element["status_code"] = status
+        return element
+
+
+#: The release whose payload check reads "Invalid payload: <payload>" (ConnectorUtils).
+_INVALID_PAYLOAD_NEW = (2, 12)
+
+
+def _parse_response(text: str, release: Release) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except ValueError:
+        if release >= (3, 5):
+            raise IllegalArgumentError(f"Invalid JSON format: {text}") from None
+        return {"response": text}
+    if isinstance(value, list):
+        return {"response": value}
+    if not isinstance(value, dict):
+        return {"response": value}
+    if release < (3, 5):
+        value = _gson_numbers(value)
+    return value
+
+
+def _gson_numbers(value: Any) -> Any:
+    """Before 3.5 Gson parsed the body: every JSON number came back as a double."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return float(value)
+    if isinstance(value, list):
+        return [_gson_numbers(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _gson_numbers(v) for k, v in value.items()}
+    return value

@@ -1,0 +1,59 @@
+"""Document and node ids in OpenSearch's formats, from a seedable generator."""
+from __future__ import annotations
+
+import base64
+import random
+import threading
+from typing import Callable
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+class IdGenerator:
+    """Time-based 20-character ids, laid out as OpenSearch's TimeBasedUUIDGenerator does.
+
+    15 bytes -> 20 characters of URL-safe Base64: sequence and timestamp bytes around a
+    6-byte "MAC address", so ids made close together share a prefix as real ones do
+    (``cleMb4kBJ1eYAeTMFFg4``).  With a ``seed`` the whole stream is reproducible.
+    """
+
+    def __init__(self, clock: Callable[[], int], seed: int | None = None) -> None:
+        self._clock = clock
+        self._random = random.Random(seed)
+        self._mac = bytes(self._random.getrandbits(8) for _ in range(6))
+        self._sequence = self._random.getrandbits(24)
+        self._last_timestamp = 0
+        self._lock = threading.Lock()
+
+    def document_id(self) -> str:
+        with self._lock:
+            self._sequence = (self._sequence + 1) & 0xFFFFFF
+            sequence = self._sequence
+            timestamp = max(self._last_timestamp, self._clock())
+            if sequence == 0:
+                timestamp += 1
+            self._last_timestamp = timestamp
+        out = bytearray()
+        out.append(sequence & 0xFF)
+        out.append((sequence >> 16) & 0xFF)
+        out.append((timestamp >> 16) & 0xFF)
+        out.append((timestamp >> 24) & 0xFF)
+        out.append((timestamp >> 32) & 0xFF)
+        out.append((timestamp >> 40) & 0xFF)
+        out.extend(self._mac)
+        out.append((timestamp >> 8) & 0xFF)
+        out.append((sequence >> 8) & 0xFF)
+        out.append(timestamp & 0xFF)
+        return _b64(bytes(out))
+
+    def node_id(self) -> str:
+        """22 characters: 16 random bytes as UUIDs.randomBase64UUID renders them."""
+        raw = bytearray(self._random.getrandbits(8) for _ in range(16))
+        raw[6] = (raw[6] & 0x0F) | 0x40  # version 4, as java.util.UUID does
+        raw[8] = (raw[8] & 0x3F) | 0x80
+        return _b64(bytes(raw))
+
+    def random_bytes(self, n: int) -> bytes:
+        return bytes(self._random.getrandbits(8) for _ in range(n))

@@ -1,0 +1,175 @@
+"""The Emulator: one ML Commons cluster in a process, reachable in-process or over HTTP."""
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any, Mapping
+from urllib.parse import parse_qsl, urlsplit
+
+from mlcommons_emu.api.messages import RestRequest, RestResponse
+from mlcommons_emu.api.routes import dispatch
+from mlcommons_emu.cluster.executor import Executor
+from mlcommons_emu.cluster.nodes import Cluster
+from mlcommons_emu.config import Config
+from mlcommons_emu.connectors.transports.inprocess import InProcessTransport
+from mlcommons_emu.domain.clock import SystemClock
+from mlcommons_emu.domain.ids import IdGenerator
+from mlcommons_emu.domain.node import Node
+from mlcommons_emu.domain.settings import ClusterSettings
+from mlcommons_emu.services import deployment
+from mlcommons_emu.services.context import Context
+from mlcommons_emu.store import rows
+from mlcommons_emu.store.engine import Store
+
+log = logging.getLogger("mlcommons_emu")
+
+MASTER_KEY_ID = "master_key"
+
+
+class Emulator:
+    """An emulated OpenSearch cluster with the ML Commons plugin.
+
+    Use it as an async context manager and send it REST calls::
+
+        async with Emulator() as emu:
+            r = await emu.request("POST", "/_plugins/_ml/connectors/_create", {...})
+            assert r.status == 200
+            connector_id = r.body["connector_id"]
+
+    ``request`` answers exactly what the HTTP server answers for the same call.
+    """
+
+    def __init__(self, config: Config | None = None, **overrides: Any) -> None:
+        if config is None:
+            config = Config(**overrides)
+        elif overrides:
+            import attrs
+
+            config = attrs.evolve(config, **overrides)
+        self.config = config
+        self.release = config.release
+        self.clock = SystemClock()
+        self.ids = IdGenerator(self.clock, seed=config.seed)
+        self._store: Store | None = None
+        self._context: Context | None = None
+        self._cipher: Any = None
+        self._master_key: str | None = None
+        self.providers: dict[str, Any] = {}
+        self._http: Any = None
+
+    # lifecycle ------------------------------------------------------------------------
+    async def start(self) -> "Emulator":
+        if self._context is not None:
+            return self
+        from mlcommons_emu.providers.openai import FakeOpenAI
+
+        store = Store(self.config.database)
+        await store.create_schema()
+        self._store = store
+        self.providers = {"openai": FakeOpenAI()}
+        fallback = None
+        if self.config.allow_network:
+            from mlcommons_emu.connectors.transports.http import HttpTransport
+
+            fallback = self._http = HttpTransport()
+        transport = InProcessTransport(self.providers.values(), fallback=fallback)
+        settings = ClusterSettings(self.release)
+        async with store.transaction() as tx:
+            settings.persistent.update(await tx.load_settings())
+            nodes = await self._load_nodes(tx)
+            self._master_key = await self._load_master_key(tx)
+            cluster_uuid = await self._cluster_uuid(tx)
+        self._context = Context(
+            release=self.release, store=store, settings=settings, cluster=Cluster(nodes),
+            clock=self.clock, ids=self.ids, transport=transport, executor=Executor(),
+            cipher_factory=self._get_cipher, progression=self.config.progression,
+            cluster_name=self.config.cluster_name, cluster_uuid=cluster_uuid,
+        )
+        await deployment.restore_after_restart(self._context)
+        return self
+
+    async def stop(self) -> None:
+        context, self._context = self._context, None
+        if context is not None:
+            await context.executor.close()
+            context.cluster.drop_all()
+        if self._http is not None:
+            await self._http.close()
+            self._http = None
+        if self._store is not None:
+            await self._store.close()
+            self._store = None
+
+    async def __aenter__(self) -> "Emulator":
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    @property
+    def context(self) -> Context:
+        if self._context is None:
+            raise RuntimeError("the emulator is not started: call await emulator.start() first")
+        return self._context
+
+    # front door -------------------------------------------------------------------------
+    async def handle(self, request: RestRequest) -> RestResponse:
+        return await dispatch(self.context, request)
+
+    async def request(self, method: str, path: str, body: Any = None, *,
+                      headers: Mapping[str, str] | None = None,
+                      query: Mapping[str, str] | None = None) -> RestResponse:
+        """Send one REST call; ``body`` may be a dict/list (sent as JSON), str or bytes."""
+        split = urlsplit(path)
+        params = dict(parse_qsl(split.query, keep_blank_values=True))
+        params.update(query or {})
+        if body is None:
+            raw = b""
+        elif isinstance(body, bytes):
+            raw = body
+        elif isinstance(body, str):
+            raw = body.encode("utf-8")
+        else:
+            raw = json.dumps(body).encode("utf-8")
+        all_headers = {"Content-Type": "application/json"} if raw else {}
+        all_headers.update(headers or {})
+        uri = split.path + (f"?{split.query}" if split.query else "")
+        return await self.handle(RestRequest(
+            method=method.upper(), path=split.path, query=params, headers=all_headers, body=raw, raw_uri=uri))
+
+    # internals --------------------------------------------------------------------------
+    def _get_cipher(self) -> Any:
+        if self._cipher is None:
+            from mlcommons_emu.connectors.crypto import CredentialCipher
+
+            assert self._master_key is not None
+            self._cipher = CredentialCipher(self._master_key)
+        return self._cipher
+
+    async def _load_nodes(self, tx: Any) -> list[Node]:
+        known = await tx.load_nodes()
+        new = [(spec.name, self.ids.node_id()) for spec in self.config.nodes if spec.name not in known]
+        await tx.save_nodes(new)
+        known.update(dict(new))
+        return [Node(node_id=known[spec.name], name=spec.name, roles=spec.roles, box_type=spec.box_type)
+                for spec in self.config.nodes]
+
+    async def _load_master_key(self, tx: Any) -> str:
+        """The `.plugins-ml-config` master key: created once, on first start, then kept."""
+        doc = await tx.get(rows.CONFIG_INDEX, MASTER_KEY_ID)
+        if doc is not None:
+            return str(doc.source["master_key"])
+        from mlcommons_emu.connectors.crypto import generate_master_key
+
+        key = generate_master_key()
+        now = self.clock()
+        await tx.put(rows.CONFIG_INDEX, MASTER_KEY_ID, {"master_key": key, "create_time": now}, now=now)
+        return key
+
+    async def _cluster_uuid(self, tx: Any) -> str:
+        doc = await tx.get(rows.CONFIG_INDEX, "_cluster_uuid")
+        if doc is not None:
+            return str(doc.source["uuid"])
+        value = self.ids.node_id()
+        await tx.put(rows.CONFIG_INDEX, "_cluster_uuid", {"uuid": value}, now=self.clock())
+        return value

@@ -1,0 +1,248 @@
+"""Deploy and undeploy remote models over the simulated cluster, and restore after restart."""
+from __future__ import annotations
+
+import logging
+from typing import Any, Iterable, Mapping
+
+import attrs
+
+from mlcommons_emu.cluster.nodes import NodeRuntime
+from mlcommons_emu.connectors.runtime import DeployedRemoteModel
+from mlcommons_emu.domain import settings as s
+from mlcommons_emu.domain import transitions
+from mlcommons_emu.domain.model import Model
+from mlcommons_emu.domain.placement import eligible_nodes_for_remote
+from mlcommons_emu.domain.states import ModelState, TaskState, TaskType
+from mlcommons_emu.domain.task import Task
+from mlcommons_emu.errors import (
+    EmulatorError,
+    IllegalArgumentError,
+    IndexNotFoundError,
+    StatusError,
+)
+from mlcommons_emu.services import inputs
+from mlcommons_emu.services.connectors import check_remote_inference_enabled
+from mlcommons_emu.services.context import Context
+from mlcommons_emu.store import rows
+
+log = logging.getLogger("mlcommons_emu.deploy")
+
+CUSTOM_PLAN_REFUSED = "Don't allow custom deployment plan"
+
+
+def eligible(ctx: Context) -> list[str]:
+    nodes = eligible_nodes_for_remote(
+        ctx.cluster.live(), ctx.release,
+        only_run_on_ml_node=bool(ctx.setting(s.ONLY_RUN_ON_ML_NODE)),
+        remote_roles=ctx.setting(s.ELIGIBLE_NODE_ROLE_REMOTE) if ctx.release >= (2, 10) else (),
+        exclude_names=str(ctx.setting(s.EXCLUDE_NODES)).split(","),
+    )
+    return [n.node_id for n in nodes]
+
+
+async def _load_model(ctx: Context, model_id: str) -> Model:
+    async with ctx.transaction() as repos:
+        if not await repos.models.exists():
+            if ctx.release >= (2, 19):
+                # the remote-metadata SDK's wrapper leaks through MLModelManager.getModel
+                raise StatusError(f"Failed to get data object from index {rows.MODEL_INDEX}", 500)
+            raise IndexNotFoundError(rows.MODEL_INDEX)
+        model = await repos.models.get(model_id)
+    if model is None:
+        raise StatusError("Failed to find model", 404)
+    return model
+
+
+async def deploy(ctx: Context, model_id: str, body: Mapping[str, Any] | None) -> dict[str, Any]:
+    node_ids = inputs.string_list((body or {}).get("node_ids"), "node_ids") if body else None
+    model = await _load_model(ctx, model_id)
+    check_remote_inference_enabled(ctx)
+    task = await start(ctx, model, node_ids or None)
+    if ctx.release >= (2, 11):
+        return {"task_id": task.task_id, "task_type": TaskType.DEPLOY_MODEL.value, "status": "COMPLETED"}
+    return {"task_id": task.task_id, "status": "CREATED"}
+
+
+async def deploy_quietly(ctx: Context, model_id: str, node_ids: list[str] | None) -> None:
+    """The deploy that ``?deploy=true`` and auto-redeploy start; failures go to the task."""
+    try:
+        model = await _load_model(ctx, model_id)
+        await start(ctx, model, node_ids)
+    except EmulatorError as exc:
+        log.warning("background deploy of %s refused: %s", model_id, exc.reason)
+
+
+async def start(ctx: Context, model: Model, node_ids: list[str] | None) -> Task:
+    """TransportDeployModelAction: plan, index the task, mark DEPLOYING, dispatch."""
+    candidates = eligible(ctx)
+    if node_ids:
+        if not ctx.setting(s.ALLOW_CUSTOM_DEPLOYMENT_PLAN):
+            raise IllegalArgumentError(CUSTOM_PLAN_REFUSED)
+        targets = [n for n in candidates if n in set(node_ids)]
+        already = [r.node_id for r in ctx.cluster.serving(model.model_id) if r.node_id not in set(targets)]
+        if already:
+            raise IllegalArgumentError(
+                f"Model already deployed to these nodes: [{', '.join(already)}], but they are not included "
+                "in target node ids. Undeploy model from these nodes if don't need them any more."
+                "Undeploy from old nodes before try to deploy model on new nodes. Or include all old nodes "
+                "on your target nodes.")
+    else:
+        targets = candidates
+    if not targets:
+        raise IllegalArgumentError("no eligible node found")
+    now = ctx.now()
+    task = Task(
+        task_id=ctx.ids.document_id(), task_type=TaskType.DEPLOY_MODEL, function_name=model.algorithm,
+        state=TaskState.CREATED, worker_node=tuple(targets), create_time=now, last_update_time=now,
+        is_async=True, model_id=model.model_id,
+    )
+    async with ctx.transaction() as repos:
+        await repos.tasks.put(task)
+        current = await repos.models.get(model.model_id) or model
+        deploying = transitions.start_deploy(current, targets, deploy_to_all_nodes=not node_ids, now=ctx.now())
+        await repos.models.put(deploying)
+    work = ctx.executor.spawn(_run(ctx, task, targets), name=f"deploy-{task.task_id}")
+    if ctx.progression == "immediate":
+        await work
+    return task
+
+
+async def _run(ctx: Context, task: Task, targets: list[str]) -> None:
+    """Every target node deploys locally and reports; the last report settles the states."""
+    async with ctx.transaction() as repos:
+        task = transitions.move_task(task, TaskState.RUNNING, ctx.now())
+        await repos.tasks.put(task)
+    errors: dict[str, str] = {}
+    succeeded = 0
+    for node_id in targets:
+        runtime = ctx.cluster.get(node_id)
+        if runtime is None or not runtime.node.up:
+            continue  # nodes that left meanwhile are dropped from the outcome
+        try:
+            await deploy_on_node(ctx, runtime, task.model_id or "")
+            succeeded += 1
+        except EmulatorError as exc:
+            errors[node_id] = exc.reason
+    async with ctx.transaction() as repos:
+        model = await repos.models.get(task.model_id or "")
+        if model is None:
+            done = transitions.move_task(task, TaskState.FAILED, ctx.now(), error="Failed to find model")
+            await repos.tasks.put(done)
+            return
+        if model.model_state is not ModelState.DEPLOYING:
+            model = attrs.evolve(model, model_state=ModelState.DEPLOYING)
+        expected = len(targets) or 1
+        reset = bool(ctx.setting(s.MODEL_AUTO_REDEPLOY)) and succeeded / expected >= float(
+            ctx.setting(s.PREFIX + "model_auto_redeploy_success_ratio"))
+        model, done = transitions.finish_deploy(model, task, errors, succeeded, ctx.now(),
+                                                reset_redeploy_retries=reset and succeeded > 0)
+        await repos.models.put(model)
+        await repos.tasks.put(done)
+
+
+async def deploy_on_node(ctx: Context, runtime: NodeRuntime, model_id: str) -> None:
+    """Read the model and its connector, decrypt credentials, build the predictor."""
+    async with ctx.transaction() as repos:
+        model = await repos.models.get(model_id)
+        if model is None:
+            raise StatusError("Failed to find model", 404)
+        connector = model.connector
+        if connector is None and model.connector_id:
+            connector = await repos.connectors.get(model.connector_id)
+            if connector is None:
+                raise StatusError(f"Failed to find connector:{model.connector_id}", 404)
+    if connector is None:
+        raise IllegalArgumentError("Connector is null for remote model")
+    credentials = ctx.cipher().decrypt_map(connector.credential)
+    runtime.models[model_id] = DeployedRemoteModel(model_id, connector, credentials, ctx.release)
+
+
+async def undeploy(ctx: Context, model_ids: list[str] | None, node_ids: list[str] | None,
+                   *, single: bool) -> dict[str, Any]:
+    """TransportUndeployModelsAction: synchronous, answered per node, no task."""
+    release = ctx.release
+    if node_ids and not ctx.setting(s.ALLOW_CUSTOM_DEPLOYMENT_PLAN):
+        raise IllegalArgumentError(CUSTOM_PLAN_REFUSED)
+    if not model_ids:
+        if release >= (2, 12):
+            raise IllegalArgumentError("Must set specific model ids to undeploy")
+        model_ids = sorted({m for r in ctx.cluster.nodes for m in r.models})
+    if single and release >= (2, 12):
+        await _load_model(ctx, model_ids[0])
+    targets = [r for r in ctx.cluster.nodes if r.node.up and (not node_ids or r.node_id in node_ids)]
+    response: dict[str, Any] = {}
+    held_somewhere: set[str] = set()
+    for runtime in targets:
+        stats = {}
+        for model_id in model_ids:
+            held = runtime.models.pop(model_id, None) is not None
+            stats[model_id] = "undeployed" if held else "not_found"
+            if held:
+                held_somewhere.add(model_id)
+        if stats:
+            response[runtime.node_id] = {"stats": stats}
+    await _record_undeploy(ctx, model_ids, held_somewhere)
+    return response
+
+
+async def _record_undeploy(ctx: Context, model_ids: Iterable[str], held: set[str]) -> None:
+    """TransportUndeployModelAction: rewrite the documents of the models touched."""
+    async with ctx.transaction() as repos:
+        for model_id in model_ids:
+            model = await repos.models.get(model_id)
+            if model is None:
+                continue
+            remaining = [r.node_id for r in ctx.cluster.serving(model_id)]
+            if remaining:
+                await repos.models.put(transitions.undeploy_some(model, remaining))
+            elif model_id in held:
+                await repos.models.put(transitions.undeploy_all(model))
+            else:
+                # no node held it: the bulk fallback still marks it UNDEPLOYED
+                await repos.models.put(transitions.undeploy_all(model, now=ctx.now()))
+
+
+async def undeploy_from_nodes(ctx: Context, node_ids: set[str]) -> None:
+    """Drop every model from these nodes (e.g. only_run_on_ml_node switched on)."""
+    touched: set[str] = set()
+    for runtime in ctx.cluster.nodes:
+        if runtime.node_id in node_ids and runtime.models:
+            touched.update(runtime.models)
+            runtime.models.clear()
+    if touched:
+        await _record_undeploy(ctx, sorted(touched), touched)
+
+
+async def restore_after_restart(ctx: Context) -> None:
+    """A full restart empties every node's memory; the plugin then reconciles models.
+
+    2.12+ auto-redeploys models that were deployed (MLModelAutoReDeployer, a new deploy
+    task each); before that the sync-up job lets them drift to DEPLOY_FAILED.  Task
+    documents are never repaired.
+    """
+    async with ctx.transaction() as repos:
+        models = await repos.models.find() if await repos.models.exists() else []
+    live = [m for m in models if m.model_state.is_deploy_family and m.model_state is not ModelState.DEPLOY_FAILED]
+    if not live:
+        return
+    if ctx.setting(s.MODEL_AUTO_REDEPLOY):
+        retry_limit = 3
+        for model in sorted(live, key=lambda m: m.last_deployed_time or 0):
+            if (model.auto_redeploy_retry_times or 0) >= retry_limit:
+                continue
+            async with ctx.transaction() as repos:
+                bumped = attrs.evolve(model, auto_redeploy_retry_times=(model.auto_redeploy_retry_times or 0) + 1)
+                await repos.models.put(bumped)
+            plan = None if model.deploy_to_all_nodes or not model.planning_worker_nodes else list(model.planning_worker_nodes)
+            if plan and not ctx.setting(s.ALLOW_CUSTOM_DEPLOYMENT_PLAN):
+                plan = None
+            try:
+                await start(ctx, bumped, plan)
+            except EmulatorError as exc:
+                log.warning("auto redeploy of %s failed: %s", model.model_id, exc.reason)
+        return
+    async with ctx.transaction() as repos:
+        for model in live:
+            failed = attrs.evolve(model, model_state=ModelState.DEPLOY_FAILED,
+                                  current_worker_node_count=0, last_updated_time=ctx.now())
+            await repos.models.put(failed)

@@ -1,0 +1,111 @@
+"""Model group use cases: register, get, delete, and the implicit group of a register."""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from mlcommons_emu.domain.model_group import ModelGroup
+from mlcommons_emu.errors import (
+    IllegalArgumentError,
+    IndexNotFoundError,
+    IOError_,
+    MLResourceNotFoundError,
+    MLValidationError,
+    NullPointerError,
+    ParseError,
+    StatusError,
+)
+from mlcommons_emu.services import inputs
+from mlcommons_emu.services.context import Context
+from mlcommons_emu.services.results import WriteResult
+from mlcommons_emu.store import rows
+from mlcommons_emu.store.repositories import Repositories
+
+MODEL_ACCESS_DISABLED = (
+    "You cannot specify model access control parameters because the Security plugin or model "
+    "access control is disabled on your cluster."
+)
+
+
+def duplicate_name(ctx: Context, group_id: str) -> IllegalArgumentError:
+    if ctx.release >= (2, 10):
+        return IllegalArgumentError(
+            f"The name you provided is already being used by a model group with ID: {group_id}.")
+    return IllegalArgumentError(
+        f"The name you provided is already being used by another model with ID: {group_id}. "
+        "Please provide a different name")
+
+
+def parse_access(body: Mapping[str, Any], *, lower: bool) -> dict[str, Any]:
+    return {
+        "access_mode": inputs.access_mode(body.get("access_mode"), lower=lower),
+        "backend_roles": inputs.string_list(body.get("backend_roles"), "backend_roles"),
+        "add_all_backend_roles": inputs.boolean(body.get("add_all_backend_roles"), "add_all_backend_roles"),
+    }
+
+
+async def create_in(ctx: Context, repos: Repositories, name: str, description: str | None) -> ModelGroup:
+    """Index a new group; the name must be unique on its exact (keyword) value."""
+    if await repos.model_groups.exists():
+        same = await repos.model_groups.find(name=name)
+        if same:
+            raise duplicate_name(ctx, same[0].model_group_id)
+    now = ctx.now()
+    group = ModelGroup(
+        model_group_id=ctx.ids.document_id(), name=name, latest_version=0, description=description,
+        access="public", created_time=now, last_updated_time=now,
+    )
+    await repos.model_groups.put(group, create_only=True)
+    return group
+
+
+async def register(ctx: Context, body: Mapping[str, Any] | None) -> dict[str, Any]:
+    if body is None:
+        if ctx.release >= (2, 12):
+            raise ParseError("Model group request has empty body")
+        raise IOError_("Model group request has empty body")
+    name = inputs.text(body.get("name"), "name")
+    description = inputs.text(body.get("description"), "description")
+    access = parse_access(body, lower=True)
+    if name is None:
+        if ctx.release >= (2, 12):
+            # MLRegisterModelGroupInput uses Objects.requireNonNull from 2.12: the
+            # NullPointerException escapes as a 500, reproduced on purpose
+            raise NullPointerError("model group name must not be null")
+        raise IllegalArgumentError("model group name is null")
+    if inputs.access_fields_given(access):
+        raise IllegalArgumentError(MODEL_ACCESS_DISABLED)
+    async with ctx.transaction() as repos:
+        group = await create_in(ctx, repos, name, description)
+    return {"model_group_id": group.model_group_id, "status": "CREATED"}
+
+
+async def get(ctx: Context, group_id: str) -> dict[str, Any]:
+    async with ctx.transaction() as repos:
+        exists = await repos.model_groups.exists()
+        doc = await repos.model_groups.get_document(group_id) if exists else None
+    if not exists:
+        if ctx.release >= (2, 19):
+            raise StatusError("Failed to find model group index", 404)
+        raise MLResourceNotFoundError("Fail to find model group index")
+    if doc is None:
+        raise StatusError(f"Failed to find model group with the provided model group id: {group_id}", 404)
+    return dict(doc.source)
+
+
+async def delete(ctx: Context, group_id: str) -> WriteResult:
+    release = ctx.release
+    async with ctx.transaction() as repos:
+        if await repos.models.exists():
+            if await repos.models.count(model_group_id=group_id):
+                reason = "Cannot delete the model group when it has associated model versions"
+                if release >= (2, 19):
+                    raise StatusError(reason, 409)
+                raise MLValidationError(reason)
+        elif release < (2, 11):
+            raise MLResourceNotFoundError("Fail to find model group")
+        if not await repos.model_groups.exists():
+            if release >= (2, 19):
+                raise StatusError("Failed to find model group", 404)
+            raise IndexNotFoundError(rows.MODEL_GROUP_INDEX)
+        found, version, seq_no = await repos.model_groups.delete(group_id)
+    return WriteResult(rows.MODEL_GROUP_INDEX, group_id, version, seq_no, "deleted" if found else "not_found")

@@ -1,0 +1,288 @@
+"""Remote model use cases: register, get, delete."""
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Mapping
+
+import attrs
+
+from mlcommons_emu.domain.model import Model
+from mlcommons_emu.domain.model_group import ModelGroup
+from mlcommons_emu.domain.states import FUNCTION_NAME_SINCE, FunctionName, ModelState, TaskState, TaskType
+from mlcommons_emu.domain.task import Task
+from mlcommons_emu.domain.transitions import move_task
+from mlcommons_emu.errors import (
+    EmulatorError,
+    GenericError,
+    IllegalArgumentError,
+    IndexNotFoundError,
+    MLResourceNotFoundError,
+    ParseError,
+    StatusError,
+    VersionConflictError,
+)
+from mlcommons_emu.services import connectors as connector_service
+from mlcommons_emu.services import inputs
+from mlcommons_emu.services.context import Context
+from mlcommons_emu.services.model_groups import MODEL_ACCESS_DISABLED, create_in, parse_access
+from mlcommons_emu.services.results import WriteResult
+from mlcommons_emu.store import rows
+from mlcommons_emu.store.repositories import Repositories
+
+
+def function_name(raw: Any, ctx: Context) -> FunctionName:
+    value = inputs.text(raw, "function_name")
+    if value is None:
+        return FunctionName.TEXT_EMBEDDING
+    try:
+        name = FunctionName(value.upper())
+    except ValueError:
+        raise IllegalArgumentError("Wrong function name") from None
+    since = FUNCTION_NAME_SINCE.get(name)
+    if since and ctx.release < since:
+        raise IllegalArgumentError("Wrong function name")
+    return name
+
+
+@attrs.frozen
+class RegisterInput:
+    name: str
+    function_name: FunctionName
+    model_group_id: str | None
+    description: str | None
+    connector_id: str | None
+    connector_body: dict[str, Any] | None
+    access: dict[str, Any]
+    node_ids: tuple[str, ...]
+    extras: dict[str, Any]
+
+
+def parse_register(ctx: Context, body: Mapping[str, Any]) -> RegisterInput:
+    fn = function_name(body.get("function_name"), ctx)
+    name = inputs.text(body.get("name"), "name")
+    if name is None:
+        raise IllegalArgumentError("model name is null")
+    if fn is not FunctionName.REMOTE:
+        if body.get("model_format") is None:
+            raise IllegalArgumentError("model format is null")
+        if body.get("url") is not None:
+            raise IllegalArgumentError(
+                "To upload custom model user needs to enable allow_registering_model_via_url settings. "
+                "Otherwise please use opensearch pre-trained models.")
+        raise IllegalArgumentError(
+            "Only remote models (function_name \"remote\") can be registered on mlcommons-emu")
+    extras: dict[str, Any] = {}
+    if ctx.release >= (2, 12):
+        if "is_enabled" in body:
+            extras["is_enabled"] = inputs.boolean(body.get("is_enabled"), "is_enabled")
+        if body.get("rate_limiter") is not None:
+            extras["rate_limiter"] = _rate_limiter(body.get("rate_limiter"))
+    if ctx.release >= (2, 13):
+        if body.get("deploy_setting") is not None:
+            extras["deploy_setting"] = inputs.obj(body.get("deploy_setting"), "deploy_setting")
+        if body.get("guardrails") is not None:
+            extras["guardrails"] = inputs.obj(body.get("guardrails"), "guardrails")
+    if ctx.release >= (2, 14) and body.get("interface") is not None:
+        extras["interface"] = inputs.obj(body.get("interface"), "interface")
+    if body.get("model_config") is not None:
+        extras["model_config"] = inputs.obj(body.get("model_config"), "model_config")
+    connector_body = body.get("connector")
+    if connector_body is not None and not isinstance(connector_body, dict):
+        connector_body = inputs.obj(connector_body, "connector")
+    return RegisterInput(
+        name=name, function_name=fn,
+        model_group_id=inputs.text(body.get("model_group_id"), "model_group_id"),
+        description=inputs.text(body.get("description"), "description"),
+        connector_id=inputs.text(body.get("connector_id"), "connector_id"),
+        connector_body=connector_body,
+        access=parse_access(body, lower=False),
+        node_ids=tuple(inputs.string_list(body.get("model_node_ids"), "model_node_ids") or ()),
+        extras=extras,
+    )
+
+
+def _rate_limiter(value: Any) -> dict[str, Any]:
+    limiter = inputs.obj(value, "rate_limiter") or {}
+    out: dict[str, Any] = {}
+    if limiter.get("limit") is not None:
+        limit = str(limiter["limit"])
+        try:
+            if float(limit) < 0:
+                raise ValueError
+        except ValueError:
+            raise ParseError("Limit field must be a positive number.") from None
+        out["limit"] = limit
+    if limiter.get("unit") is not None:
+        unit = str(limiter["unit"])
+        units = ("NANOSECONDS", "MICROSECONDS", "MILLISECONDS", "SECONDS", "MINUTES", "HOURS", "DAYS")
+        if unit not in units:
+            raise IllegalArgumentError(f"No enum constant java.util.concurrent.TimeUnit.{unit}")
+        out["unit"] = unit
+    return out
+
+
+async def register(ctx: Context, body: Mapping[str, Any] | None, *, deploy: bool = False) -> dict[str, Any]:
+    connector_service.check_remote_inference_enabled(ctx)
+    if body is None:
+        raise ParseError("request body is required")
+    request = parse_register(ctx, body)
+    release = ctx.release
+    inline = None
+    if request.connector_id is None:
+        if request.connector_body is None:
+            raise IllegalArgumentError(
+                "You must provide connector content when creating a remote model without connector id!")
+        inline, access = inputs.parse_connector(request.connector_body, release)
+        predict = inline.action("PREDICT")
+        if predict is None or not predict.url:
+            raise IllegalArgumentError(
+                "Connector endpoint is required when creating a remote model without connector id!")
+        connector_service.validate_connector(ctx, inline, access)
+        if inputs.access_fields_given(access):
+            raise IllegalArgumentError(connector_service.CONNECTOR_ACCESS_DISABLED)
+        inline = connector_service.encrypt(ctx, inline)
+    elif release >= (2, 16):
+        async with ctx.transaction() as repos:
+            exists = await repos.connectors.exists()
+            found = await repos.connectors.get_document(request.connector_id) if exists else None
+        if found is None:
+            if not exists:
+                raise StatusError("Failed to find connector", 404)
+            raise StatusError(f"Failed to find connector:{request.connector_id}", 404)
+
+    coordinator = ctx.cluster.coordinator.node_id
+    now = ctx.now()
+    # The task is indexed first; the group's version is bumped in a separate write with
+    # an optimistic-concurrency check (MLModelManager.registerMLRemoteModel), so two
+    # registers racing on one group make the loser's task FAILED with a version conflict.
+    async with ctx.transaction() as repos:
+        group = await _resolve_group(ctx, repos, request)
+        task = Task(
+            task_id=ctx.ids.document_id(), task_type=TaskType.REGISTER_MODEL,
+            function_name=FunctionName.REMOTE.value, state=TaskState.CREATED,
+            worker_node=(coordinator,), create_time=now, last_update_time=now, is_async=False,
+        )
+        await repos.tasks.put(task)
+        group_doc = await repos.model_groups.get_document(group.model_group_id)
+    await asyncio.sleep(0)  # the plugin re-reads the group asynchronously; let racers interleave
+    try:
+        async with ctx.transaction() as repos:
+            current = await repos.model_groups.get_document(group.model_group_id)
+            if current is None:
+                raise _group_missing(ctx, group.model_group_id)
+            seq_no = group_doc.seq_no if group_doc is not None else current.seq_no
+            group = rows.group_from_document(current.source, group.model_group_id)
+            bumped = group.next_version(ctx.now())
+            await repos.model_groups.put(bumped, if_seq_no=seq_no)
+            model = _new_model(ctx, request, bumped, inline)
+            await repos.models.put(model)
+            done = move_task(task, TaskState.COMPLETED, ctx.now(), model_id=model.model_id)
+            await repos.tasks.put(done)
+    except EmulatorError as exc:
+        async with ctx.transaction() as repos:
+            failed = move_task(task, TaskState.FAILED, ctx.now(), error=exc.reason)
+            await repos.tasks.put(failed)
+        if release >= (2, 11):
+            raise
+        return {"task_id": task.task_id, "status": "CREATED"}
+
+    if deploy:
+        from mlcommons_emu.services import deployment
+
+        node_ids = list(request.node_ids) or None
+        ctx.executor.spawn(deployment.deploy_quietly(ctx, model.model_id, node_ids), name="register-deploy")
+        if ctx.progression == "immediate":
+            await ctx.executor.drain()
+    response: dict[str, Any] = {"task_id": task.task_id, "status": "CREATED"}
+    if release >= (2, 11):
+        response["model_id"] = model.model_id
+    return response
+
+
+def _group_missing(ctx: Context, group_id: str) -> EmulatorError:
+    if ctx.release >= (2, 11):
+        return MLResourceNotFoundError(f"Model Group Response is empty for {group_id}")
+    return MLResourceNotFoundError("Model group not found")
+
+
+async def _resolve_group(ctx: Context, repos: Repositories, request: RegisterInput) -> ModelGroup:
+    release = ctx.release
+    if request.model_group_id is not None:
+        if not await repos.model_groups.exists():
+            if release >= (2, 19):
+                raise StatusError("Model group not found", 404)
+            raise IndexNotFoundError(rows.MODEL_GROUP_INDEX)
+        group = await repos.model_groups.get(request.model_group_id)
+        if group is None:
+            raise _group_missing(ctx, request.model_group_id)
+        return group
+    if release >= (2, 11) and await repos.model_groups.exists():
+        same = await repos.model_groups.find(name=request.name)
+        if same:
+            return same[0]
+    if inputs.access_fields_given(request.access):
+        raise IllegalArgumentError(MODEL_ACCESS_DISABLED)
+    return await create_in(ctx, repos, request.name, request.description)
+
+
+def _new_model(ctx: Context, request: RegisterInput, group: ModelGroup, inline: Any) -> Model:
+    now = ctx.now()
+    extras = dict(request.extras)
+    if ctx.release >= (2, 12):
+        extras.setdefault("is_hidden", False)
+    return Model(
+        model_id=ctx.ids.document_id(), name=request.name, model_group_id=group.model_group_id,
+        algorithm=FunctionName.REMOTE.value, model_version=str(group.latest_version),
+        model_state=ModelState.REGISTERED, created_time=now, last_updated_time=now,
+        description=request.description, connector_id=request.connector_id,
+        connector=inline if request.connector_id is None else None,
+        **extras,
+    )
+
+
+def public_document(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """GET strips the inline connector's credential; the document id is never added."""
+    out = {k: v for k, v in doc.items() if k not in ("model_content", "content")}
+    if isinstance(out.get("connector"), dict):
+        out["connector"] = connector_service.public_document(out["connector"])
+    return out
+
+
+def model_not_found(ctx: Context, model_id: str, *, index_missing: bool) -> EmulatorError:
+    if index_missing:
+        if ctx.release >= (2, 19):
+            return StatusError("Fail to find model", 404)
+        return MLResourceNotFoundError("Fail to find model")
+    return StatusError(f"Failed to find model with the provided model id: {model_id}", 404)
+
+
+async def get(ctx: Context, model_id: str) -> dict[str, Any]:
+    async with ctx.transaction() as repos:
+        exists = await repos.models.exists()
+        doc = await repos.models.get_document(model_id) if exists else None
+    if doc is None:
+        raise model_not_found(ctx, model_id, index_missing=not exists)
+    return public_document(doc.source)
+
+
+async def delete(ctx: Context, model_id: str) -> WriteResult:
+    release = ctx.release
+    async with ctx.transaction() as repos:
+        if not await repos.models.exists():
+            if release >= (2, 12):
+                raise StatusError("Failed to find model", 404)
+            raise IndexNotFoundError(rows.MODEL_INDEX)
+        model = await repos.models.get(model_id)
+        if model is None:
+            raise StatusError("Failed to find model", 404)
+        if model.model_state.blocks_delete:
+            reason = ("Model cannot be deleted in deploying or deployed state. "
+                      "Try undeploy model first then delete")
+            if release >= (2, 12):
+                raise StatusError(reason, 400)
+            raise GenericError(reason)
+        found, version, seq_no = await repos.models.delete(model_id)
+        if release < (2, 11) and not await repos.models.count(model_group_id=model.model_group_id):
+            # 2.9-2.10 deleted a group together with its last model
+            await repos.model_groups.delete(model.model_group_id)
+    return WriteResult(rows.MODEL_INDEX, model_id, version, seq_no, "deleted" if found else "not_found")

@@ -1,0 +1,223 @@
+"""The async engine and transactions over the document table."""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from typing import Any, AsyncIterator, Iterable
+
+import attrs
+from sqlalchemy import and_, delete, event, func, insert, select, update
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import StaticPool
+
+from mlcommons_emu.errors import VersionConflictError
+from mlcommons_emu.store import tables
+
+PRIMARY_TERM = 1
+LOOKUP_COLUMNS = ("name", "model_group_id", "connector_id", "model_id", "state")
+
+
+def async_url(url: str) -> str:
+    """Accept plain SQLAlchemy URLs and pick the async driver for them."""
+    parsed = make_url(url)
+    driver = parsed.drivername
+    if driver in ("sqlite", "sqlite+pysqlite"):
+        parsed = parsed.set(drivername="sqlite+aiosqlite")
+    elif driver in ("postgresql", "postgres", "postgresql+psycopg2"):
+        parsed = parsed.set(drivername="postgresql+asyncpg")
+    return parsed.render_as_string(hide_password=False)
+
+
+@attrs.frozen
+class StoredDocument:
+    index: str
+    doc_id: str
+    version: int
+    seq_no: int
+    primary_term: int
+    source: dict[str, Any]
+
+
+def _row_to_doc(row: Any) -> StoredDocument:
+    return StoredDocument(
+        index=row.index_name, doc_id=row.doc_id, version=row.version, seq_no=row.seq_no,
+        primary_term=row.primary_term, source=json.loads(row.source),
+    )
+
+
+class Store:
+    """Owns the engine.  SQLite serialises writers, so its transactions take a lock."""
+
+    def __init__(self, url: str) -> None:
+        self.url = async_url(url)
+        parsed = make_url(self.url)
+        self.is_sqlite = parsed.get_backend_name() == "sqlite"
+        kwargs: dict[str, Any] = {}
+        if self.is_sqlite:
+            database = parsed.database or ""
+            if database in ("", ":memory:"):
+                # one shared connection: an in-memory database lives as long as it does
+                kwargs.update(poolclass=StaticPool, connect_args={"check_same_thread": False})
+        self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
+        if self.is_sqlite:
+            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+        self._lock = asyncio.Lock() if self.is_sqlite else None
+
+    async def create_schema(self) -> None:
+        async with self.engine.begin() as conn:
+            await conn.run_sync(tables.metadata.create_all)
+
+    async def drop_schema(self) -> None:
+        async with self.engine.begin() as conn:
+            await conn.run_sync(tables.metadata.drop_all)
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator["Transaction"]:
+        """Commit when the block ends normally; roll back on any exception."""
+        lock = self._lock or contextlib.nullcontext()
+        async with lock:  # type: ignore[attr-defined]
+            async with self.engine.begin() as conn:
+                yield Transaction(conn)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.close()
+
+
+class Transaction:
+    """Index-like operations on documents inside one database transaction."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def index_exists(self, index: str) -> bool:
+        row = (await self.conn.execute(
+            select(tables.indices.c.index_name).where(tables.indices.c.index_name == index)
+        )).first()
+        return row is not None
+
+    async def ensure_index(self, index: str, now: int) -> None:
+        if not await self.index_exists(index):
+            try:
+                async with self.conn.begin_nested():
+                    await self.conn.execute(insert(tables.indices).values(
+                        index_name=index, created_time=now, next_seq_no=0))
+            except IntegrityError:
+                pass  # created concurrently
+
+    async def _next_seq_no(self, index: str) -> int:
+        t = tables.indices
+        row = (await self.conn.execute(
+            update(t).where(t.c.index_name == index).values(next_seq_no=t.c.next_seq_no + 1)
+            .returning(t.c.next_seq_no)
+        )).first()
+        return int(row[0]) - 1
+
+    async def get(self, index: str, doc_id: str) -> StoredDocument | None:
+        d = tables.documents
+        row = (await self.conn.execute(
+            select(d).where(and_(d.c.index_name == index, d.c.doc_id == doc_id))
+        )).first()
+        return _row_to_doc(row) if row else None
+
+    async def find(self, index: str, limit: int | None = None, **lookups: Any) -> list[StoredDocument]:
+        d = tables.documents
+        query = select(d).where(d.c.index_name == index)
+        for column, value in lookups.items():
+            query = query.where(d.c[column] == value)
+        query = query.order_by(d.c.seq_no)
+        if limit is not None:
+            query = query.limit(limit)
+        return [_row_to_doc(r) for r in (await self.conn.execute(query)).all()]
+
+    async def count(self, index: str, **lookups: Any) -> int:
+        d = tables.documents
+        query = select(func.count()).select_from(d).where(d.c.index_name == index)
+        for column, value in lookups.items():
+            query = query.where(d.c[column] == value)
+        return int((await self.conn.execute(query)).scalar_one())
+
+    async def all(self, index: str) -> list[StoredDocument]:
+        return await self.find(index)
+
+    async def put(self, index: str, doc_id: str, source: dict[str, Any], *, now: int,
+                  lookups: dict[str, Any] | None = None, if_seq_no: int | None = None,
+                  create_only: bool = False) -> StoredDocument:
+        """Index a document (create or overwrite), bumping version and seq_no."""
+        await self.ensure_index(index, now)
+        d = tables.documents
+        values = {c: (lookups or {}).get(c) for c in LOOKUP_COLUMNS}
+        current = await self.get(index, doc_id)
+        if current is not None and create_only:
+            raise VersionConflictError(
+                f"[{doc_id}]: version conflict, document already exists (current version [{current.version}])")
+        if if_seq_no is not None and (current is None or current.seq_no != if_seq_no):
+            current_seq = current.seq_no if current else -2
+            raise VersionConflictError(
+                f"[{doc_id}]: version conflict, required seqNo [{if_seq_no}], primary term "
+                f"[{PRIMARY_TERM}]. current document has seqNo [{current_seq}] and primary term [{PRIMARY_TERM}]")
+        seq_no = await self._next_seq_no(index)
+        text = json.dumps(source, separators=(",", ":"), ensure_ascii=False)
+        if current is None:
+            await self.conn.execute(insert(d).values(
+                index_name=index, doc_id=doc_id, version=1, seq_no=seq_no,
+                primary_term=PRIMARY_TERM, source=text, **values))
+            version = 1
+        else:
+            version = current.version + 1
+            condition = and_(d.c.index_name == index, d.c.doc_id == doc_id, d.c.seq_no == current.seq_no)
+            result = await self.conn.execute(update(d).where(condition).values(
+                version=version, seq_no=seq_no, source=text, **values))
+            if result.rowcount != 1:
+                raise VersionConflictError(
+                    f"[{doc_id}]: version conflict, required seqNo [{current.seq_no}], primary term "
+                    f"[{PRIMARY_TERM}]. current document has seqNo [{seq_no}] and primary term [{PRIMARY_TERM}]")
+        return StoredDocument(index, doc_id, version, seq_no, PRIMARY_TERM, source)
+
+    async def delete(self, index: str, doc_id: str, *, now: int) -> tuple[bool, int, int]:
+        """Delete a document: (found, version, seq_no) as the delete response reports them.
+
+        Like OpenSearch, a delete of an unknown id still takes a sequence number and
+        answers version 1 with result ``not_found``.
+        """
+        await self.ensure_index(index, now)
+        current = await self.get(index, doc_id)
+        seq_no = await self._next_seq_no(index)
+        if current is None:
+            return False, 1, seq_no
+        d = tables.documents
+        await self.conn.execute(delete(d).where(and_(d.c.index_name == index, d.c.doc_id == doc_id)))
+        return True, current.version + 1, seq_no
+
+    # settings and nodes -------------------------------------------------------------
+    async def load_settings(self) -> dict[str, Any]:
+        rows = (await self.conn.execute(select(tables.settings))).all()
+        return {r.key: json.loads(r.value) for r in rows}
+
+    async def save_settings(self, values: dict[str, Any]) -> None:
+        await self.conn.execute(delete(tables.settings))
+        if values:
+            await self.conn.execute(insert(tables.settings), [
+                {"key": k, "value": json.dumps(v)} for k, v in values.items()])
+
+    async def load_nodes(self) -> dict[str, str]:
+        rows = (await self.conn.execute(select(tables.nodes))).all()
+        return {r.name: r.node_id for r in rows}
+
+    async def save_nodes(self, pairs: Iterable[tuple[str, str]]) -> None:
+        existing = await self.load_nodes()
+        position = len(existing)
+        for name, node_id in pairs:
+            if name not in existing:
+                await self.conn.execute(insert(tables.nodes).values(
+                    name=name, node_id=node_id, position=position))
+                position += 1

@@ -1,0 +1,86 @@
+"""Project-wide fixtures: the store backends, an emulator per test, and a network guard."""
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+settings.register_profile("dev", max_examples=50, deadline=None)
+settings.register_profile("ci", max_examples=100, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+POSTGRES_URL = os.environ.get("MLCOMMONS_EMU_TEST_POSTGRES_URL")
+BACKENDS = ["sqlite"] + (["postgresql"] if POSTGRES_URL else [])
+
+
+def _is_loopback(address: object) -> bool:
+    if isinstance(address, (str, bytes)):  # unix socket path
+        return True
+    if not isinstance(address, tuple) or not address:
+        return True
+    host = address[0]
+    if host in ("localhost", ""):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@pytest.fixture(autouse=True)
+def _loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test may open a socket to anything but loopback."""
+    real_connect = socket.socket.connect
+    real_connect_ex = socket.socket.connect_ex
+
+    def connect(self: socket.socket, address: object) -> object:
+        if self.family in (socket.AF_INET, socket.AF_INET6) and not _is_loopback(address):
+            raise AssertionError(f"test tried to reach the network: {address!r}")
+        return real_connect(self, address)
+
+    def connect_ex(self: socket.socket, address: object) -> object:
+        if self.family in (socket.AF_INET, socket.AF_INET6) and not _is_loopback(address):
+            raise AssertionError(f"test tried to reach the network: {address!r}")
+        return real_connect_ex(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path) -> str:
+    """A fresh, empty store per test: SQLite always, PostgreSQL when configured."""
+    if request.param == "sqlite":
+        return "sqlite+aiosqlite://"
+    return _fresh_postgres()
+
+
+def _fresh_postgres() -> str:
+    import asyncio
+
+    from mlcommons_emu.store.engine import Store
+
+    async def reset() -> None:
+        store = Store(POSTGRES_URL)
+        await store.drop_schema()
+        await store.close()
+
+    asyncio.run(reset())
+    return POSTGRES_URL  # type: ignore[return-value]
+
+
+@pytest.fixture
+def sqlite_file_url(tmp_path) -> str:
+    return f"sqlite+aiosqlite:///{tmp_path / 'state.sqlite3'}"
+
+
+@pytest.fixture
+async def emulator(database_url: str):
+    from mlcommons_emu import Emulator
+
+    async with Emulator(database=database_url, seed=7) as emu:
+        yield emu
