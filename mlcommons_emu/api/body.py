@@ -41,7 +41,10 @@ def parse_json(request: RestRequest) -> Any:
     if not text.strip():
         return None
     try:
-        return json.loads(text, parse_constant=_reject_constant)
+        return json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_strict_object)
+    except _DuplicateField as exc:
+        # XContent enables Jackson's STRICT_DUPLICATE_DETECTION
+        raise JsonParseError(f"Duplicate field '{exc.name}'\n at {_SOURCE}; line: 1, column: 1]") from None
     except json.JSONDecodeError as exc:
         raise JsonParseError(_jackson_message(text, exc)) from None
     except ValueError as exc:
@@ -68,6 +71,21 @@ def _scalar_token(value: Any) -> str:
     if isinstance(value, str):
         return "STRING"
     return "NUMBER"
+
+
+class _DuplicateField(ValueError):
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+
+def _strict_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _DuplicateField(key)
+        out[key] = value
+    return out
 
 
 def _reject_constant(name: str) -> Any:

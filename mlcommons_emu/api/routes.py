@@ -151,6 +151,10 @@ async def get_group(ctx: Context, request: RestRequest, p: dict[str, str]) -> Re
     return ok(await model_groups.get(ctx, p["model_group_id"]))
 
 
+async def update_group(ctx: Context, request: RestRequest, p: dict[str, str]) -> RestResponse:
+    return ok(await model_groups.update(ctx, p["model_group_id"], bodies.parse_object(request)))
+
+
 async def delete_group(ctx: Context, request: RestRequest, p: dict[str, str]) -> RestResponse:
     return write_response(ctx, await model_groups.delete(ctx, p["model_group_id"]))
 
@@ -213,6 +217,7 @@ ROUTES: tuple[Route, ...] = (
     Route(("DELETE",), f"{ML}/connectors/{{connector_id}}", delete_connector),
     Route(("POST",), f"{ML}/model_groups/_register", register_group),
     Route(("GET",), f"{ML}/model_groups/{{model_group_id}}", get_group, since=(2, 12)),
+    Route(("PUT",), f"{ML}/model_groups/{{model_group_id}}", update_group),
     Route(("DELETE",), f"{ML}/model_groups/{{model_group_id}}", delete_group),
     Route(("POST",), f"{ML}/models/_register", register_model),
     Route(("POST",), f"{ML}/models/{{model_id}}/{{version}}/_register", register_model),

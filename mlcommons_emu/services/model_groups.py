@@ -109,3 +109,53 @@ async def delete(ctx: Context, group_id: str) -> WriteResult:
             raise IndexNotFoundError(rows.MODEL_GROUP_INDEX)
         found, version, seq_no = await repos.model_groups.delete(group_id)
     return WriteResult(rows.MODEL_GROUP_INDEX, group_id, version, seq_no, "deleted" if found else "not_found")
+
+
+async def update(ctx: Context, group_id: str, body: Mapping[str, Any] | None) -> dict[str, Any]:
+    """TransportUpdateModelGroupAction with access control not in effect."""
+    release = ctx.release
+    if body is None:
+        if release >= (2, 12):
+            raise ParseError("Update model group request has empty body")
+        raise IOError_("Update model group request has empty body")
+    name = inputs.text(body.get("name"), "name")
+    description = inputs.text(body.get("description"), "description")
+    access = parse_access(body, lower=True)
+    async with ctx.transaction() as repos:
+        exists = await repos.model_groups.exists()
+        group = await repos.model_groups.get(group_id) if exists else None
+        if release >= (2, 11):
+            # from 2.11 the group is read first
+            if not exists:
+                if release >= (2, 19):
+                    raise StatusError("Failed to find model group", 404)
+                raise MLResourceNotFoundError("Fail to find model group")
+            if group is None:
+                if release >= (2, 19):
+                    raise StatusError(
+                        f"Failed to find model group with the provided model group id: {group_id}", 404)
+                raise StatusError("Failed to find model group", 404)
+        if inputs.access_fields_given(access):
+            raise IllegalArgumentError(MODEL_ACCESS_DISABLED)
+        if name is not None and name.strip():
+            same = await repos.model_groups.find(name=name) if exists else []
+            # 2.9-2.10 never read the current name, so renaming a group to its own name
+            # fails as a duplicate of itself
+            clash = [g for g in same if release < (2, 11) or g.model_group_id != group_id]
+            if clash:
+                raise IllegalArgumentError(
+                    f"The name you provided is already being used by another model with ID: "
+                    f"{clash[0].model_group_id}. Please provide a different name")
+        if group is None:
+            if not exists:
+                raise MLResourceNotFoundError("Fail to find model group")
+            raise MLValidationError("Failed to update Model Group")
+        changes: dict[str, Any] = {"last_updated_time": ctx.now()}
+        if name is not None and name.strip():
+            changes["name"] = name
+        if description is not None and description.strip():
+            changes["description"] = description
+        import attrs
+
+        await repos.model_groups.put(attrs.evolve(group, **changes))
+    return {"status": "Updated"}
