@@ -23,6 +23,7 @@ emulated release would throw, and ``api/errors.py`` renders it::
       IOError_                         i_o_exception                     500
       GenericError                     exception                         500
       NullPointerError                 null_pointer_exception            500
+      StringIndexOutOfBoundsError      string_index_out_of_bounds_exception 500
       MLError                          m_l_exception                     500
         MLValidationError              m_l_validation_exception          500
         MLResourceNotFoundError        m_l_resource_not_found_exception  500
@@ -130,6 +131,13 @@ class NullPointerError(EmulatorError):
     """java.lang.NullPointerException, where the plugin really lets one escape."""
 
     type = "null_pointer_exception"
+    status = 500
+
+
+class StringIndexOutOfBoundsError(EmulatorError):
+    """java.lang.StringIndexOutOfBoundsException, escaping the plugin's payload check."""
+
+    type = "string_index_out_of_bounds_exception"
     status = 500
 
 

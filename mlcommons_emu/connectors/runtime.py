@@ -77,8 +77,7 @@ class DeployedRemoteModel:
         headers = templating.resolve_credential_headers(headers, self._credentials)
         if release < (3, 7):
             # 2.9-3.6: headers get the connector's own parameters once, at deploy
-            connector_params = {k: v for k, v in connector.parameters.items()}
-            headers = {k: templating.render_template(v, connector_params) for k, v in headers.items()}
+            headers = templating.render_headers(headers, connector.parameters, predict_time_params=False)
         self._headers = headers
 
     async def predict(self, raw_parameters: Mapping[str, Any], transport: Transport,
@@ -88,13 +87,24 @@ class DeployedRemoteModel:
         action = self.connector.action("PREDICT")
         if action is None:
             raise IllegalArgumentError("no PREDICT action found")
-        predict_params = templating.predict_parameters(raw_parameters, escape=release >= (2, 10))
-        params = templating.merge_parameters(self.connector.parameters, predict_params)
+        legacy_gson = release < (3, 3)  # StringUtils used a plain Gson until 3.3
+        predict_params = templating.predict_parameters(
+            raw_parameters, escape=release >= (2, 10), legacy_gson=legacy_gson,
+            org_json_only=release < (2, 12), honour_no_escape_params=release >= (3, 0))
+        params = templating.merge_parameters(self.connector.parameters, predict_params,
+                                             predict_wins=release >= (2, 12))
+        to_string_keys = release >= (2, 17)
         payload = templating.render_payload(
             action.request_body, params,
             invalid_payload_style="new" if release >= _INVALID_PAYLOAD_NEW else "old",
-            allow_ndjson=release >= (3, 5),
+            allow_ndjson=release >= (3, 5), null_default_rewrite=release >= (2, 10),
+            to_string_keys=to_string_keys, legacy_gson=legacy_gson,
+            honour_skip_parameter=release >= (2, 17),
         )
+        if action.request_body is not None and to_string_keys:
+            # HttpConnector.createPayload adds the X.toString() keys to P in place, so the
+            # URL and headers rendered afterwards see them
+            params = templating.add_to_string_keys(params, legacy_gson=legacy_gson)
         url = templating.render_url(action.url, params)
         if release >= (3, 7):
             check_trusted_url(url, options.trusted_endpoints, release)

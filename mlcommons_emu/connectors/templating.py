@@ -1,4 +1,4 @@
-"""Parameter conversion, escaping and ${parameters.*}/${credential.*} template rendering of ML Commons connectors."""
+"""Parameter conversion, JSON escaping and ${parameters.*}/${credential.*} connector templates."""
 from __future__ import annotations
 
 import math
@@ -8,7 +8,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any, Callable, Mapping
 
-from mlcommons_emu.errors import EmulatorError, IllegalArgumentError, IllegalStateError
+from mlcommons_emu.errors import IllegalArgumentError, IllegalStateError, StringIndexOutOfBoundsError
 
 __all__ = [
     "to_parameter_string",
@@ -30,20 +30,20 @@ __all__ = [
 # comes from (tags of opensearch-project/ml-commons):
 #   legacy_gson=True             2.9-3.2: StringUtils.gson was `new Gson()` (HTML-safe escaping
 #                                of < > & = ' as \u003c..., null members of objects dropped);
-#                                3.3 switched to GsonBuilder().disableHtmlEscaping().serializeNulls().
-#   org_json_only=True           2.9-2.11: StringUtils.isJson was org.json (20230227) alone; 2.12
-#                                added the Gson pass (and org.json 20231013).
-#   invalid_payload_style="old"  2.9-2.11: HttpConnector threw "Invalid JSON in payload"; 2.12 changed
-#                                it to "Invalid payload: <payload>" in the same release that added the
-#                                Gson pass, so "old" also means the org.json-only check.
-#   allow_ndjson=False           before 3.5 (HttpConnector.createPayload used isJson, not isJsonOrNdjson).
+#                                3.3 switched to disableHtmlEscaping().serializeNulls().
+#   org_json_only=True           2.9-2.11: StringUtils.isJson was org.json (20230227) alone;
+#                                2.12 added the Gson pass (and org.json 20231013).
+#   invalid_payload_style="old"  2.9-2.11: HttpConnector threw "Invalid JSON in payload"; 2.12
+#                                changed it to "Invalid payload: <payload>" in the release that
+#                                added the Gson pass, so "old" also means the org.json-only check.
+#   allow_ndjson=False           before 3.5 (createPayload used isJson, not isJsonOrNdjson).
 #   null_default_rewrite=False   2.9 (HttpConnector.fillNullParameters arrived in 2.10).
 #   to_string_keys=False         before 2.17 (StringUtils.parseParameters arrived in 2.17).
-#   honour_skip_parameter=False  before 2.17 (skip_validating_missing_parameters arrived in 2.17).
+#   honour_skip_parameter=False  before 2.17 (skip_validating_missing_parameters, 2.17).
 #   honour_no_escape_params=False before 3.0 (ConnectorUtils reads no_escape_params from 3.0).
 #   predict_wins=False           2.9-2.11 (RemoteConnectorExecutor's second putAll of the input
 #                                parameters after pre-processing arrived in 2.12).
-#   escape=False                 2.9 (ConnectorUtils.escapeRemoteInferenceInputData arrived in 2.10).
+#   escape=False                 2.9 (ConnectorUtils.escapeRemoteInferenceInputData, 2.10).
 #   predict_time_params=False    2.9-3.6 (AbstractConnector header substitution at deploy only).
 
 _PARAMETERS_PREFIX = "${parameters."
@@ -230,8 +230,10 @@ def _gson_to_json(value: Any, *, legacy: bool) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
-        # XContent's parser.map() yields Integer/Long/BigInteger for JSON integers, which Gson
-        # prints with toString(): 5 stays "5" (never "5.0").
+        # common/.../input/remote/RemoteInferenceMLInput.java (every release 2.9-3.8):
+        # parameters = StringUtils.getParameterMap(parser.map()).  XContent's parser.map() yields
+        # Integer/Long/BigInteger for JSON integers, which Gson prints with toString(): 5 stays
+        # "5", never "5.0" (that only happens where Gson *parses* JSON into a Map).
         return str(value)
     if isinstance(value, float):
         # JSON fractions/exponents are Doubles; Gson prints Double.toString.
@@ -535,10 +537,10 @@ class _GsonLenient:
     comments are skipped; unquoted literals stop at whitespace and at ``/\\;#={}[]:,``; names may
     be unquoted or single-quoted and be followed by ``:``, ``=`` or ``=>``; ``;`` separates like
     ``,``; arrays accept empty slots and a trailing comma but objects reject a trailing comma
-    ("Expected name"); escapes are ``\\uXXXX`` (ASCII hex) and ``\\t \\b \\n \\r \\f \\' \\" \\\\ \\/``
-    and backslash-newline.  Duplicate keys are accepted (ObjectTypeAdapter overwrites).  After
-    the value only space/tab/CR/LF may follow.  The nesting limit of newer Gson versions is not
-    modelled.
+    ("Expected name"); escapes are ``\\uXXXX`` (ASCII hex),
+    ``\\t \\b \\n \\r \\f \\' \\" \\\\ \\/`` and backslash-newline.  Duplicate keys are
+    accepted (ObjectTypeAdapter overwrites).  After the value only space/tab/CR/LF may follow.
+    The nesting limit of newer Gson versions is not modelled.
     """
 
     def __init__(self, text: str) -> None:
@@ -790,9 +792,9 @@ def add_to_string_keys(params: Mapping[str, str | None], *,
 
     For every ``${parameters.X.toString()}`` found in a *value* of ``P``, key ``X.toString()``
     gets ``P[X]`` encoded as a Gson string without the quotes.  The pattern is Java's lazy
-    ``\\$\\{parameters\\.(.+?)\\.toString\\(\\)\\}``: when another ``${parameters.Y}`` precedes it on
-    the same line the captured name swallows it (``Y} ... ${parameters.X``), no key is added,
-    and the placeholder later counts as missing.  The plugin mutates ``P`` in
+    ``\\$\\{parameters\\.(.+?)\\.toString\\(\\)\\}``: when another ``${parameters.Y}`` precedes
+    it on the same line the captured name swallows it (``Y} ... ${parameters.X``), no key is
+    added, and the placeholder later counts as missing.  The plugin mutates ``P`` in
     ``HttpConnector.createPayload`` (only for actions with a ``request_body``), so the URL and
     headers rendered after it see these keys as well.
     """
@@ -964,14 +966,11 @@ def render_template(template: str, params: Mapping[str, str | None], *,
     return _substitute_parameters(template, params)
 
 
-class _StringIndexOutOfBoundsError(EmulatorError):
-    # Connector.validatePayload builds the name list with substring(0, length - 2); if the
-    # payload contains "${parameters" but no complete "${parameters.NAME}" the list is empty
-    # and Java throws StringIndexOutOfBoundsException, which OpenSearch renders as a 500 named
-    # after the class.  The reason is JDK 21's wording for StringBuilder.substring (unverified
-    # against a running cluster).
-    type = "string_index_out_of_bounds_exception"
-    status = 500
+# Connector.validatePayload builds the name list with substring(0, length - 2); if the
+# payload contains "${parameters" but no complete "${parameters.NAME}" the list is empty
+# and Java throws StringIndexOutOfBoundsException, which OpenSearch renders as a 500 named
+# after the class.  The reason is the JDK 21+ wording of StringBuilder.substring (the JDK 17
+# of OpenSearch 2.x says "start 0, end -2, length 0").  Not checked against a running cluster.
 
 
 _MISSING_PATTERN = re.compile(r"\$\{parameters\.([^}]+)}")
@@ -984,7 +983,7 @@ def _validate_payload(payload: str | None) -> None:
         return
     names = _MISSING_PATTERN.findall(payload)
     if not names:
-        raise _StringIndexOutOfBoundsError("Range [0, -2) out of bounds for length 0")
+        raise StringIndexOutOfBoundsError("Range [0, -2) out of bounds for length 0")
     raise IllegalArgumentError(
         "Some parameter placeholder not filled in payload: " + ", ".join(names))
 
@@ -1007,14 +1006,17 @@ def render_payload(request_body: str | None, params: Mapping[str, str | None], *
       is org.json alone (``looks_like_json(..., org_json_only=True)``).
 
     Without a ``request_body`` the payload is ``params["http_body"]`` (possibly ``None``).
-    Then, unless ``validate_missing`` is false or (2.17+) ``P["skip_validating_missing_parameters"]``
-    parses as true, any remaining ``${parameters`` text fails with ``IllegalArgumentError(
-    "Some parameter placeholder not filled in payload: a, b")`` listing every
-    ``${parameters.NAME}`` in order, duplicates included.  Streaming (``stream``),
-    ``supports_structured_output`` and ``input_processors`` rewrites are not part of this.
+    Then, unless ``validate_missing`` is false or (2.17+)
+    ``P["skip_validating_missing_parameters"]`` parses as true, any remaining ``${parameters``
+    text fails with ``IllegalArgumentError("Some parameter placeholder not filled in payload:
+    a, b")`` listing every ``${parameters.NAME}`` in order, duplicates included (a bare
+    ``${parameters`` with no name fails as Java's StringIndexOutOfBoundsException).  Streaming
+    (``stream``), ``supports_structured_output`` and ``input_processors`` rewrites are not part
+    of this.
     """
     if invalid_payload_style not in ("new", "old"):
-        raise ValueError(f"invalid_payload_style must be 'new' or 'old', not {invalid_payload_style!r}")
+        raise ValueError("invalid_payload_style must be 'new' or 'old', "
+                         f"not {invalid_payload_style!r}")
     if request_body is not None:
         payload = render_template(request_body, params, null_default_rewrite=null_default_rewrite,
                                   to_string_keys=to_string_keys, legacy_gson=legacy_gson)
@@ -1113,7 +1115,8 @@ def _validate_substituted_headers(headers: Mapping[str, str | None]) -> None:
 
 
 def render_headers(headers: Mapping[str, str | None], params: Mapping[str, str | None], *,
-                   predict_time_params: bool = True, protocol: str = "http") -> dict[str, str | None]:
+                   predict_time_params: bool = True,
+                   protocol: str = "http") -> dict[str, str | None]:
     """Headers of one call from the credential-resolved predict-action headers.
 
     3.7+ (``predict_time_params=True``; AbstractConnector.getHeadersWithRuntimeParameters then
@@ -1143,7 +1146,8 @@ def render_headers(headers: Mapping[str, str | None], params: Mapping[str, str |
             substituted = _substitute_parameters(value, params)
             if _PARAMETERS_PREFIX in substituted:
                 raise IllegalArgumentError(
-                    f"Header '{name}' contains unresolved placeholder. Required parameter is missing.")
+                    f"Header '{name}' contains unresolved placeholder. "
+                    "Required parameter is missing.")
             rendered[name] = substituted
     _validate_substituted_headers(rendered)
     return rendered

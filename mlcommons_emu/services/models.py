@@ -156,22 +156,31 @@ async def register(ctx: Context, body: Mapping[str, Any] | None, *, deploy: bool
     # an optimistic-concurrency check (MLModelManager.registerMLRemoteModel), so two
     # registers racing on one group make the loser's task FAILED with a version conflict.
     async with ctx.transaction() as repos:
-        group = await _resolve_group(ctx, repos, request)
+        # a group named after the model is created (or reused) before the task exists
+        # (TransportRegisterModelAction.createModelGroup); a given group id is only read
+        # afterwards, so an unknown one fails the task
+        group_id = request.model_group_id
+        if group_id is None:
+            group_id = (await _resolve_group(ctx, repos, request)).model_group_id
         task = Task(
             task_id=ctx.ids.document_id(), task_type=TaskType.REGISTER_MODEL,
             function_name=FunctionName.REMOTE.value, state=TaskState.CREATED,
             worker_node=(coordinator,), create_time=now, last_update_time=now, is_async=False,
         )
         await repos.tasks.put(task)
-        group_doc = await repos.model_groups.get_document(group.model_group_id)
+        group_doc = await repos.model_groups.get_document(group_id) if await repos.model_groups.exists() else None
     await asyncio.sleep(0)  # the plugin re-reads the group asynchronously; let racers interleave
     try:
         async with ctx.transaction() as repos:
-            current = await repos.model_groups.get_document(group.model_group_id)
+            if not await repos.model_groups.exists():
+                if release >= (2, 19):
+                    raise StatusError("Model group not found", 404)
+                raise IndexNotFoundError(rows.MODEL_GROUP_INDEX)
+            current = await repos.model_groups.get_document(group_id)
             if current is None:
-                raise _group_missing(ctx, group.model_group_id)
+                raise _group_missing(ctx, group_id)
             seq_no = group_doc.seq_no if group_doc is not None else current.seq_no
-            group = rows.group_from_document(current.source, group.model_group_id)
+            group = rows.group_from_document(current.source, group_id)
             bumped = group.next_version(ctx.now())
             await repos.model_groups.put(bumped, if_seq_no=seq_no)
             model = _new_model(ctx, request, bumped, inline)
@@ -180,7 +189,8 @@ async def register(ctx: Context, body: Mapping[str, Any] | None, *, deploy: bool
             await repos.tasks.put(done)
     except EmulatorError as exc:
         async with ctx.transaction() as repos:
-            failed = move_task(task, TaskState.FAILED, ctx.now(), error=exc.reason)
+            reason = "Model group not found" if release < (2, 11) and isinstance(exc, MLResourceNotFoundError) else exc.reason
+            failed = move_task(task, TaskState.FAILED, ctx.now(), error=reason)
             await repos.tasks.put(failed)
         if release >= (2, 11):
             raise
@@ -206,17 +216,8 @@ def _group_missing(ctx: Context, group_id: str) -> EmulatorError:
 
 
 async def _resolve_group(ctx: Context, repos: Repositories, request: RegisterInput) -> ModelGroup:
-    release = ctx.release
-    if request.model_group_id is not None:
-        if not await repos.model_groups.exists():
-            if release >= (2, 19):
-                raise StatusError("Model group not found", 404)
-            raise IndexNotFoundError(rows.MODEL_GROUP_INDEX)
-        group = await repos.model_groups.get(request.model_group_id)
-        if group is None:
-            raise _group_missing(ctx, request.model_group_id)
-        return group
-    if release >= (2, 11) and await repos.model_groups.exists():
+    """No group id given: 2.11+ joins the group named after the model, else creates one."""
+    if ctx.release >= (2, 11) and await repos.model_groups.exists():
         same = await repos.model_groups.find(name=request.name)
         if same:
             return same[0]
