@@ -19,7 +19,6 @@ from mlcommons_emu.errors import (
     MLResourceNotFoundError,
     ParseError,
     StatusError,
-    VersionConflictError,
 )
 from mlcommons_emu.services import connectors as connector_service
 from mlcommons_emu.services import inputs
