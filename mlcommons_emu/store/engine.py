@@ -7,9 +7,9 @@ import json
 from typing import Any, AsyncIterator, Iterable
 
 import attrs
-from sqlalchemy import and_, delete, event, func, insert, select, update
+from sqlalchemy import and_, delete, event, func, insert, select, text, update
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
 
@@ -73,6 +73,11 @@ class Store:
     async def drop_schema(self) -> None:
         async with self.engine.begin() as conn:
             await conn.run_sync(tables.metadata.drop_all)
+            if not self.is_sqlite:
+                rows = await conn.execute(text(
+                    "SELECT sequence_name FROM information_schema.sequences WHERE sequence_name LIKE 'mlc_seq_%'"))
+                for (name,) in rows.all():
+                    await conn.execute(text(f'DROP SEQUENCE IF EXISTS "{name}"'))
 
     async def close(self) -> None:
         await self.engine.dispose()
@@ -91,6 +96,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.close()
+
+
+def _sequence_name(index: str) -> str:
+    return "mlc_seq_" + "".join(c if c.isalnum() else "_" for c in index.strip("."))
 
 
 class Transaction:
@@ -115,6 +124,16 @@ class Transaction:
                 pass  # created concurrently
 
     async def _next_seq_no(self, index: str) -> int:
+        if self.conn.dialect.name == "postgresql":
+            # a sequence takes no row lock, so transactions writing several indices in
+            # different orders cannot deadlock on the counters
+            name = _sequence_name(index)
+            try:
+                async with self.conn.begin_nested():
+                    await self.conn.execute(text(f'CREATE SEQUENCE IF NOT EXISTS "{name}" MINVALUE 0 START WITH 0'))
+            except DBAPIError:
+                pass  # created by a concurrent transaction
+            return int((await self.conn.execute(text(f"SELECT nextval('\"{name}\"')"))).scalar_one())
         t = tables.indices
         row = (await self.conn.execute(
             update(t).where(t.c.index_name == index).values(next_seq_no=t.c.next_seq_no + 1)
