@@ -5,6 +5,7 @@ Text escapeJson, and the org.json / Gson-lenient acceptance behind StringUtils.i
 """
 from __future__ import annotations
 
+import json
 import math
 import re
 import unicodedata
@@ -658,11 +659,39 @@ def looks_like_json(text: str, *, org_json_only: bool = False) -> bool:
     """
     if text is None:
         return False
+    stripped = text.strip()
+    if not stripped or stripped[0] not in "{[":
+        # both parsers need an object or array first (after Java whitespace, which
+        # str.strip() covers); anything else is a quick no
+        if not stripped or java_trim(text)[:1] not in ("{", "["):
+            return False
+    elif _strict_container(stripped):
+        # strict JSON without duplicate keys is accepted by org.json and lenient Gson alike
+        return True
     if org_json_only:
         return _org_json_accepts(text, legacy=True)
     if _java_is_blank(text):
         return False
     return _org_json_accepts(text, legacy=False) and _gson_accepts(text)
+
+
+def _strict_container(text: str) -> bool:
+    try:
+        value = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+    except (ValueError, RecursionError):
+        return False
+    return isinstance(value, (dict, list))
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = [k for k, _ in pairs]
+    if len(set(keys)) != len(keys):
+        raise ValueError("duplicate key")
+    return dict(pairs)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(name)
 
 
 def json_or_ndjson(text: str) -> bool:

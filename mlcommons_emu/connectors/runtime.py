@@ -67,8 +67,10 @@ class DeployedRemoteModel:
     """
 
     def __init__(self, model_id: str, connector: Connector, credentials: Mapping[str, str],
-                 release: Release) -> None:
+                 release: Release, model: Any = None) -> None:
         self.model_id = model_id
+        #: the node's in-memory copy of the model document (MLModelCacheHelper)
+        self.model = model
         self.connector = connector
         self.release = release
         self._credentials = dict(credentials)
@@ -127,7 +129,11 @@ class DeployedRemoteModel:
         try:
             response = await transport.send(OutboundRequest(method, url, headers, body), timeout=timeout)
         except TransportError as exc:
-            raise StatusError(f"Error communicating with remote model: {exc}", 500) from exc
+            if self.release >= (2, 15):
+                # MLSdkAsyncHttpResponseHandler (the async client arrived in 2.15)
+                raise StatusError(f"Error communicating with remote model: {exc}", 500) from exc
+            # HttpJsonConnectorExecutor before 2.15
+            raise MLError("Fail to execute http connector") from exc
         return self._unwrap(response.status, response.headers, response.body)
 
     def _check_url(self, url: str, options: RuntimeOptions) -> None:

@@ -57,10 +57,11 @@ class Release:
 
     @staticmethod
     def _other(other: object) -> tuple[int, ...]:
+        # comparisons run on every request: keep the common (major, minor) tuple cheap
+        if type(other) is tuple:
+            return other if len(other) == 3 else other + (0,) * (3 - len(other))  # type: ignore[operator]
         if isinstance(other, Release):
             return other._key()
-        if isinstance(other, tuple):
-            return tuple(other) + (0,) * (3 - len(other))
         return NotImplemented  # type: ignore[return-value]
 
     def __ge__(self, other: object) -> bool:

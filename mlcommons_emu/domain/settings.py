@@ -1,6 +1,7 @@
 """Cluster settings: the plugins.ml_commons.* definitions, their types, defaults and parsing."""
 from __future__ import annotations
 
+import functools
 from typing import Any, Callable, Iterable, Mapping
 
 import attrs
@@ -177,7 +178,9 @@ CORE_SETTINGS: tuple[SettingDef, ...] = (
 )
 
 
+@functools.lru_cache(maxsize=64)
 def definitions(release: Release) -> dict[str, SettingDef]:
+    """The settings the release registers (cached: read on every request; do not mutate)."""
     return {d.key: d for d in ML_SETTINGS + CORE_SETTINGS if d.exists_in(release)}
 
 

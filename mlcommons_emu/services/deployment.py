@@ -154,7 +154,7 @@ async def deploy_on_node(ctx: Context, runtime: NodeRuntime, model_id: str) -> N
     if connector is None:
         raise IllegalArgumentError("Connector is null for remote model")
     credentials = ctx.cipher().decrypt_map(connector.credential)
-    runtime.models[model_id] = DeployedRemoteModel(model_id, connector, credentials, ctx.release)
+    runtime.models[model_id] = DeployedRemoteModel(model_id, connector, credentials, ctx.release, model)
 
 
 async def undeploy(ctx: Context, model_ids: list[str] | None, node_ids: list[str] | None,

@@ -6,7 +6,7 @@ from typing import Any, Mapping
 from mlcommons_emu.connectors import templating
 from mlcommons_emu.domain.connector import Connector, ConnectorAction
 from mlcommons_emu.domain.release import Release
-from mlcommons_emu.errors import IllegalArgumentError, ParsingError
+from mlcommons_emu.errors import IllegalArgumentError, IllegalStateError, ParsingError
 
 _TOKEN = {dict: "START_OBJECT", list: "START_ARRAY"}
 
@@ -87,8 +87,9 @@ def connector_parameters(value: Any, release: Release) -> dict[str, str]:
     out: dict[str, str] = {}
     for key, item in params.items():
         if release < (2, 10) and isinstance(item, (dict, list)):
-            # 2.9 read parameters with mapStrings(): nested values fail inside the parser
-            raise ParsingError(f"[parameters] Can't get text on a {_TOKEN[type(item)]}")
+            # 2.9 read parameters with mapStrings(): the parser's IllegalStateException
+            # escapes as a 500 (ml-commons-rest.md 4.1), reproduced on purpose
+            raise IllegalStateError(f"Can't get text on a {_TOKEN[type(item)]}")
         converted = templating.to_parameter_string(item)
         out[str(key)] = converted if converted is not None else "null"
     return out

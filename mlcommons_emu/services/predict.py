@@ -32,11 +32,17 @@ def _predict_not_found(ctx: Context, model_id: str, *, index_missing: bool) -> E
 async def predict(ctx: Context, model_id: str, body: Mapping[str, Any] | None,
                   *, algorithm: str | None = None) -> dict[str, Any]:
     release = ctx.release
-    async with ctx.transaction() as repos:
-        exists = await repos.models.exists()
-        model = await repos.models.get(model_id) if exists else None
-    if model is None:
-        raise _predict_not_found(ctx, model_id, index_missing=not exists)
+    serving = ctx.cluster.serving(model_id)
+    if serving and serving[0].models[model_id].model is not None:
+        # a node holding the model answers from its in-memory copy, as the plugin's model
+        # cache does; no index read on the hot path
+        model = serving[0].models[model_id].model
+    else:
+        async with ctx.transaction() as repos:
+            exists = await repos.models.exists()
+            model = await repos.models.get(model_id) if exists else None
+        if model is None:
+            raise _predict_not_found(ctx, model_id, index_missing=not exists)
     if body is None:
         # RestMLPredictionAction sends failures for a model not cached on the node
         # through its not-found handler, so a missing body is 404 there, 400 otherwise
@@ -64,7 +70,6 @@ async def predict(ctx: Context, model_id: str, body: Mapping[str, Any] | None,
     if model.is_enabled is False:
         raise StatusError("Model is disabled.", 403)
 
-    serving = ctx.cluster.serving(model_id)
     if not serving:
         await _auto_deploy(ctx, model)
         serving = ctx.cluster.serving(model_id)
