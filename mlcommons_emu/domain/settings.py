@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+import re
 from typing import Any, Callable, Iterable, Mapping
 
 import attrs
@@ -48,6 +49,8 @@ def trusted_endpoints_default(release: Release) -> list[str]:
             r"^https://comprehend\..*[a-z0-9-]\.amazonaws\.com$",
             r"^https://rekognition(-fips)?\..*[a-z0-9-]\.amazonaws\.com$",
         ]
+    if release >= (3, 5):
+        regexes.insert(5, r"^https://generativelanguage\.googleapis\.com/.*$")
     return regexes
 
 
@@ -102,7 +105,7 @@ ML_SETTINGS: tuple[SettingDef, ...] = (
     _d("exclude_nodes._name", "string", ""),
     _d("allow_custom_deployment_plan", "bool", False),
     _d("model_auto_redeploy.enable", "bool", _auto_redeploy_default),
-    _d("model_auto_redeploy.lifetime_retry_times", "int", 3, minimum=0),
+    _d("model_auto_redeploy.lifetime_retry_times", "int", 3),
     # defined but not registered in 2.9, so PUT answers "not recognized" there
     _d("model_auto_redeploy_success_ratio", "float", 0.8, minimum=0, maximum=1, since=(2, 10)),
     _d("enable_inhouse_python_model", "bool", False),
@@ -195,43 +198,52 @@ def _bool(key: str, raw: Any) -> bool:
     raise IllegalArgumentError(f"Failed to parse value [{text}] as only [true] or [false] are allowed.")
 
 
-def _number(d: SettingDef, raw: Any, cast: Callable[[str], Any]) -> Any:
+_INT_RANGES = {"int": (-(2 ** 31), 2 ** 31 - 1), "long": (-(2 ** 63), 2 ** 63 - 1)}
+_JAVA_INTEGER = re.compile(r"^[+-]?[0-9]+$")
+
+
+def _number(d: SettingDef, raw: Any, kind: str) -> Any:
     if isinstance(raw, bool) or isinstance(raw, (list, dict)):
         text = "true" if raw is True else "false" if raw is False else str(raw)
         raise IllegalArgumentError(f"Failed to parse value [{text}] for setting [{d.key}]")
     text = str(raw)
-    try:
-        value = cast(text)
-    except ValueError:
-        if cast is int:
-            raise IllegalArgumentError(f'For input string: "{text}"') from None
-        raise IllegalArgumentError(f"Failed to parse value [{text}] for setting [{d.key}]") from None
+    if kind in _INT_RANGES:
+        low, high = _INT_RANGES[kind]
+        # Integer.parseInt / Long.parseLong: digits only, within the Java type's range
+        if not _JAVA_INTEGER.match(text) or not low <= int(text) <= high:
+            raise IllegalArgumentError(f'For input string: "{text}"')
+        value: Any = int(text)
+    else:
+        try:
+            value = float(text)
+        except ValueError:
+            raise IllegalArgumentError(f"Failed to parse value [{text}] for setting [{d.key}]") from None
     if d.minimum is not None and value < d.minimum:
         raise IllegalArgumentError(
-            f"Failed to parse value [{text}] for setting [{d.key}] must be >= {_fmt(d.minimum)}")
+            f"Failed to parse value [{text}] for setting [{d.key}] must be >= {_fmt(d.minimum, kind)}")
     if d.maximum is not None and value > d.maximum:
         raise IllegalArgumentError(
-            f"Failed to parse value [{text}] for setting [{d.key}] must be <= {_fmt(d.maximum)}")
+            f"Failed to parse value [{text}] for setting [{d.key}] must be <= {_fmt(d.maximum, kind)}")
     return value
 
 
-def _fmt(bound: float) -> str:
-    return str(int(bound)) if float(bound).is_integer() else str(bound)
+def _fmt(bound: float, kind: str) -> str:
+    if kind == "float":
+        return repr(float(bound))  # Java prints float bounds as 1.0, 0.0
+    return str(int(bound))
 
 
 def parse_value(d: SettingDef, raw: Any) -> Any:
     """Parse a value as the Java Setting would; IllegalArgumentError with its message."""
     if d.kind == "bool":
         return _bool(d.key, raw)
-    if d.kind in ("int", "long"):
-        return _number(d, raw, int)
-    if d.kind == "float":
-        return _number(d, raw, float)
+    if d.kind in ("int", "long", "float"):
+        return _number(d, raw, d.kind)
     if d.kind == "list":
         if isinstance(raw, list):
             return [_scalar_text(v) for v in raw]
-        # a single string is a one-element list, as Setting.listSetting parses it
-        return [_scalar_text(raw)]
+        # Setting.listSetting reads a plain string as comma-separated values
+        return [part.strip() for part in _scalar_text(raw).split(",") if part.strip()]
     return _scalar_text(raw)
 
 

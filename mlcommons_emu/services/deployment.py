@@ -163,9 +163,11 @@ async def undeploy(ctx: Context, model_ids: list[str] | None, node_ids: list[str
     release = ctx.release
     if node_ids and not ctx.setting(s.ALLOW_CUSTOM_DEPLOYMENT_PLAN):
         raise IllegalArgumentError(CUSTOM_PLAN_REFUSED)
-    if not model_ids:
+    every_model = not model_ids
+    if every_model:
         if release >= (2, 12):
             raise IllegalArgumentError("Must set specific model ids to undeploy")
+        # 2.9-2.11: each node undeploys and reports only the models it holds
         model_ids = sorted({m for r in ctx.cluster.nodes for m in r.models})
     if single and release >= (2, 12):
         await _load_model(ctx, model_ids[0])
@@ -175,6 +177,8 @@ async def undeploy(ctx: Context, model_ids: list[str] | None, node_ids: list[str
     for runtime in targets:
         stats = {}
         for model_id in model_ids:
+            if every_model and model_id not in runtime.models:
+                continue
             held = runtime.models.pop(model_id, None) is not None
             stats[model_id] = "undeployed" if held else "not_found"
             if held:

@@ -117,7 +117,8 @@ def model_to_document(m: Model) -> dict[str, Any]:
     _put(doc, "current_worker_node_count", m.current_worker_node_count)
     if m.planning_worker_nodes:
         doc["planning_worker_nodes"] = list(m.planning_worker_nodes)
-    _put(doc, "deploy_to_all_nodes", m.deploy_to_all_nodes)
+    if m.deploy_to_all_nodes:
+        doc["deploy_to_all_nodes"] = True  # MLModel.toXContent writes it only when true
     _put(doc, "is_hidden", m.is_hidden)
     _put(doc, "is_enabled", m.is_enabled)
     _put(doc, "is_controller_enabled", m.is_controller_enabled)
