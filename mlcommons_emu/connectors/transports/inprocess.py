@@ -18,6 +18,7 @@ class InProcessTransport:
 
     def __init__(self, providers: Iterable[Any] = (), fallback: Any | None = None) -> None:
         self._by_host: dict[str, Any] = {}
+        self._matchers: list[Any] = []
         for provider in providers:
             self.add(provider)
         self.fallback = fallback
@@ -25,13 +26,19 @@ class InProcessTransport:
     def add(self, provider: Any) -> None:
         for host in provider.hosts:
             self._by_host[host.lower()] = provider
+        if callable(getattr(provider, "matches", None)):
+            self._matchers.append(provider)
 
     def provider_for(self, host: str) -> Any | None:
+        """Exact host first, then ``*.suffix`` patterns, then providers' own ``matches``."""
         host = host.lower()
         if host in self._by_host:
             return self._by_host[host]
         for pattern, provider in self._by_host.items():
             if pattern.startswith("*.") and host.endswith(pattern[1:]):
+                return provider
+        for provider in self._matchers:
+            if provider.matches(host):
                 return provider
         return None
 
