@@ -26,6 +26,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=9200, help="port to listen on (default 9200; 0 picks one)")
     serve.add_argument("--database", default=SERVER_DEFAULT_DATABASE,
                        help="SQLAlchemy URL of the store (default: a SQLite file in the current directory)")
+    serve.add_argument("--database-schema", default=None,
+                       help="PostgreSQL schema for the emulator's tables (default: the connection's)")
     serve.add_argument("--opensearch-version", default=NEWEST,
                        help=f"OpenSearch / ML Commons release to emulate, 2.9 to 3.8 (default {NEWEST})")
     serve.add_argument("--nodes", default=None,
@@ -70,7 +72,8 @@ async def serve(config: Config, host: str, port: int) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
-    kwargs = dict(database=args.database, opensearch_version=args.opensearch_version,
+    kwargs = dict(database=args.database, database_schema=args.database_schema,
+                  opensearch_version=args.opensearch_version,
                   seed=args.seed, allow_network=args.allow_network)
     if args.nodes:
         kwargs["nodes"] = args.nodes

@@ -24,6 +24,8 @@ class Config:
     """
 
     database: str = IN_MEMORY
+    #: PostgreSQL schema for the emulator's tables (several emulators can share a database)
+    database_schema: str | None = None
     opensearch_version: str = attrs.field(default=NEWEST, validator=lambda _i, _a, v: Release.of(v))
     nodes: tuple[NodeSpec, ...] = attrs.field(default=DEFAULT_CLUSTER, converter=_nodes)
     seed: int | None = None

@@ -63,7 +63,7 @@ class Emulator:
             return self
         from mlcommons_emu.providers.openai import FakeOpenAI
 
-        store = Store(self.config.database)
+        store = Store(self.config.database, schema=self.config.database_schema)
         await store.create_schema()
         self._store = store
         self.providers = {"openai": FakeOpenAI()}

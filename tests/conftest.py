@@ -14,6 +14,8 @@ settings.register_profile("ci", max_examples=100, deadline=None,
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 POSTGRES_URL = os.environ.get("MLCOMMONS_EMU_TEST_POSTGRES_URL")
+#: every test process gets its own schema, so concurrent runs can share the database
+POSTGRES_SCHEMA = f"mlc_test_{os.getpid()}"
 BACKENDS = ["sqlite"] + (["postgresql"] if POSTGRES_URL else [])
 
 
@@ -65,12 +67,18 @@ def _fresh_postgres() -> str:
     from mlcommons_emu.store.engine import Store
 
     async def reset() -> None:
-        store = Store(POSTGRES_URL)
+        store = Store(POSTGRES_URL, schema=POSTGRES_SCHEMA)
+        await store.create_schema()
         await store.drop_schema()
         await store.close()
 
     asyncio.run(reset())
     return POSTGRES_URL  # type: ignore[return-value]
+
+
+def store_options(url: str) -> dict:
+    """Emulator keyword arguments that place a test's store (its PostgreSQL schema)."""
+    return {"database_schema": POSTGRES_SCHEMA} if url == POSTGRES_URL else {}
 
 
 @pytest.fixture
@@ -82,5 +90,5 @@ def sqlite_file_url(tmp_path) -> str:
 async def emulator(database_url: str):
     from mlcommons_emu import Emulator
 
-    async with Emulator(database=database_url, seed=7) as emu:
+    async with Emulator(database=database_url, seed=7, **store_options(database_url)) as emu:
         yield emu

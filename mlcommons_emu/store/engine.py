@@ -51,8 +51,11 @@ def _row_to_doc(row: Any) -> StoredDocument:
 class Store:
     """Owns the engine.  SQLite serialises writers, so its transactions take a lock."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, schema: str | None = None) -> None:
+        """``schema`` (PostgreSQL) keeps the emulator's tables in their own schema, so
+        several emulators or test runs can share one database."""
         self.url = async_url(url)
+        self.schema = schema
         parsed = make_url(self.url)
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
         kwargs: dict[str, Any] = {}
@@ -61,13 +64,18 @@ class Store:
             if database in ("", ":memory:"):
                 # one shared connection: an in-memory database lives as long as it does
                 kwargs.update(poolclass=StaticPool, connect_args={"check_same_thread": False})
-        self.engine: AsyncEngine = create_async_engine(self.url, **kwargs)
+        engine = create_async_engine(self.url, **kwargs)
+        if schema and not self.is_sqlite:
+            engine = engine.execution_options(schema_translate_map={None: schema})
+        self.engine: AsyncEngine = engine
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         self._lock = asyncio.Lock() if self.is_sqlite else None
 
     async def create_schema(self) -> None:
         async with self.engine.begin() as conn:
+            if self.schema and not self.is_sqlite:
+                await conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"'))
             await conn.run_sync(tables.metadata.create_all)
 
     async def drop_schema(self) -> None:
@@ -75,9 +83,11 @@ class Store:
             await conn.run_sync(tables.metadata.drop_all)
             if not self.is_sqlite:
                 rows = await conn.execute(text(
-                    "SELECT sequence_name FROM information_schema.sequences WHERE sequence_name LIKE 'mlc_seq_%'"))
-                for (name,) in rows.all():
-                    await conn.execute(text(f'DROP SEQUENCE IF EXISTS "{name}"'))
+                    "SELECT sequence_schema, sequence_name FROM information_schema.sequences "
+                    "WHERE sequence_name LIKE 'mlc_seq_%' AND sequence_schema = :schema"),
+                    {"schema": self.schema or "public"})
+                for schema, name in rows.all():
+                    await conn.execute(text(f'DROP SEQUENCE IF EXISTS "{schema}"."{name}"'))
 
     async def close(self) -> None:
         await self.engine.dispose()
@@ -127,13 +137,15 @@ class Transaction:
         if self.conn.dialect.name == "postgresql":
             # a sequence takes no row lock, so transactions writing several indices in
             # different orders cannot deadlock on the counters
-            name = _sequence_name(index)
+            schema = (self.conn.sync_connection.get_execution_options()
+                      .get("schema_translate_map") or {}).get(None)
+            name = f'"{schema}"."{_sequence_name(index)}"' if schema else f'"{_sequence_name(index)}"'
             try:
                 async with self.conn.begin_nested():
-                    await self.conn.execute(text(f'CREATE SEQUENCE IF NOT EXISTS "{name}" MINVALUE 0 START WITH 0'))
+                    await self.conn.execute(text(f"CREATE SEQUENCE IF NOT EXISTS {name} MINVALUE 0 START WITH 0"))
             except DBAPIError:
                 pass  # created by a concurrent transaction
-            return int((await self.conn.execute(text(f"SELECT nextval('\"{name}\"')"))).scalar_one())
+            return int((await self.conn.execute(text(f"SELECT nextval('{name}')"))).scalar_one())
         t = tables.indices
         row = (await self.conn.execute(
             update(t).where(t.c.index_name == index).values(next_seq_no=t.c.next_seq_no + 1)

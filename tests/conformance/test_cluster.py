@@ -13,6 +13,7 @@ from typing import AsyncIterator
 
 from mlcommons_emu import Emulator
 from tests.seed import body
+from tests.conftest import store_options
 
 DATA_ONLY = "manager:cluster_manager,d1:data,d2:data"
 NODE_ID = re.compile(r"^[A-Za-z0-9_-]{22}$")
@@ -21,7 +22,7 @@ ML = "/_plugins/_ml"
 
 @contextlib.asynccontextmanager
 async def cluster(database_url: str, nodes: str = DATA_ONLY, version: str = "3.8.0") -> AsyncIterator[Emulator]:
-    async with Emulator(database=database_url, nodes=nodes, opensearch_version=version, seed=11) as emu:
+    async with Emulator(database=database_url, **store_options(database_url), nodes=nodes, opensearch_version=version, seed=11) as emu:
         yield emu
 
 

@@ -13,13 +13,14 @@ from typing import AsyncIterator
 
 from mlcommons_emu import Emulator
 from tests.seed import body
+from tests.conftest import store_options
 
 ML = "/_plugins/_ml"
 
 
 @contextlib.asynccontextmanager
 async def started(database_url: str, version: str) -> AsyncIterator[Emulator]:
-    async with Emulator(database=database_url, opensearch_version=version, seed=5) as emu:
+    async with Emulator(database=database_url, **store_options(database_url), opensearch_version=version, seed=5) as emu:
         yield emu
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 
 from tests.seed import body
+from tests.conftest import store_options
 
 
 def assert_error(response, status: int, type_: str, reason: str | None = None, *, startswith: str | None = None):
@@ -107,7 +108,7 @@ class TestConnectors:
     async def test_untrusted_url_names_the_url_in_2_9(self, database_url):
         from mlcommons_emu import Emulator
 
-        async with Emulator(database=database_url, opensearch_version="2.9.0") as emu:
+        async with Emulator(database=database_url, **store_options(database_url), opensearch_version="2.9.0") as emu:
             payload = body("openai_chat_connector")
             payload["parameters"]["endpoint"] = "api.example.com"
             r = await emu.request("POST", "/_plugins/_ml/connectors/_create", payload)
@@ -234,7 +235,7 @@ class TestModels:
     async def test_predict_not_deployed_in_2_9(self, database_url):
         from mlcommons_emu import Emulator
 
-        async with Emulator(database=database_url, opensearch_version="2.9.0") as emu:
+        async with Emulator(database=database_url, **store_options(database_url), opensearch_version="2.9.0") as emu:
             r = await create_connector(emu)
             r = await emu.request("POST", "/_plugins/_ml/models/_register",
                                   {"name": "m", "function_name": "remote", "connector_id": r.body["connector_id"]})
@@ -254,7 +255,7 @@ class TestModels:
     async def test_predict_without_parameters_in_2_9(self, database_url):
         from mlcommons_emu import Emulator
 
-        async with Emulator(database=database_url, opensearch_version="2.9.0") as emu:
+        async with Emulator(database=database_url, **store_options(database_url), opensearch_version="2.9.0") as emu:
             _, model_id = await registered_model(emu)
             r = await emu.request("POST", f"/_plugins/_ml/models/{model_id}/_predict", {"foo": 1})
             assert_error(r, 400, "action_request_validation_exception",
@@ -291,7 +292,7 @@ class TestTasks:
     async def test_unknown_task_in_2_9(self, database_url):
         from mlcommons_emu import Emulator
 
-        async with Emulator(database=database_url, opensearch_version="2.9.0") as emu:
+        async with Emulator(database=database_url, **store_options(database_url), opensearch_version="2.9.0") as emu:
             r = await emu.request("GET", "/_plugins/_ml/tasks/AAAAAAAAAAAAAAAAAAAA")
             assert_error(r, 500, "m_l_resource_not_found_exception", "Fail to find task")
             await registered_model(emu)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from mlcommons_emu import Emulator
 from tests.conformance.test_errors import assert_error
+from tests.conftest import store_options
 
 
 async def register(emu, name: str, **extra) -> str:
@@ -105,7 +106,7 @@ async def test_register_without_name_reproduces_the_plugins_500(emulator):
 
 class TestRelease29:
     async def test_no_get_route_and_self_rename_quirk(self, database_url):
-        async with Emulator(database=database_url, opensearch_version="2.9.0") as emu:
+        async with Emulator(database=database_url, **store_options(database_url), opensearch_version="2.9.0") as emu:
             group_id = await register(emu, "g")
             r = await emu.request("GET", f"/_plugins/_ml/model_groups/{group_id}")
             assert r.status == 405

@@ -46,6 +46,7 @@ from tests.conformance.spec_support import (
     spec,
 )
 from tests.seed import body
+from tests.conftest import store_options
 
 UNKNOWN = "AAAAAAAAAAAAAAAAAAAA"
 SETTINGS = "/_cluster/settings"
@@ -300,7 +301,7 @@ async def test_seed_flow_validates(conformance):
 
 @pytest.mark.parametrize("version", ["2.9.0", "2.11.0", "2.12.0", "2.19.0", "3.2.0"])
 async def test_seed_flow_validates_in_older_releases(database_url, version):
-    async with Emulator(database=database_url, opensearch_version=version, seed=7) as emu:
+    async with Emulator(database=database_url, **store_options(database_url), opensearch_version=version, seed=7) as emu:
         await seed_flow(Conformance(emu))
 
 
@@ -359,7 +360,7 @@ async def test_deletes_of_unknown_documents_validate(conformance):
 
 async def test_multi_node_cluster_validates(database_url):
     nodes = "manager:cluster_manager,d1:data,d2:data"
-    async with Emulator(database=database_url, nodes=nodes, seed=7) as emu:
+    async with Emulator(database=database_url, **store_options(database_url), nodes=nodes, seed=7) as emu:
         c = Conformance(emu)
         model_id = await c.deployed_model()
         r = await c.call("GET", f"{ML}/models/{model_id}")
@@ -373,7 +374,7 @@ async def test_multi_node_cluster_validates(database_url):
 async def test_failed_tasks_validate(database_url):
     # 2.9 accepts an unknown connector id at register; the deploy task then FAILS with an error
     # string, and registering into an unknown group FAILS the register task after a CREATED reply.
-    async with Emulator(database=database_url, opensearch_version="2.9.0", seed=7) as emu:
+    async with Emulator(database=database_url, **store_options(database_url), opensearch_version="2.9.0", seed=7) as emu:
         c = Conformance(emu)
         model_id = await c.model(UNKNOWN)
         r = await c.call("POST", f"{ML}/models/{model_id}/_deploy")
@@ -390,7 +391,7 @@ async def test_failed_tasks_validate(database_url):
 
 
 async def test_provider_errors_are_a_200_in_2_9(database_url):
-    async with Emulator(database=database_url, opensearch_version="2.9.0", seed=7) as emu:
+    async with Emulator(database=database_url, **store_options(database_url), opensearch_version="2.9.0", seed=7) as emu:
         c = Conformance(emu)
         model_id = await c.deployed_model()
         r = await c.call("POST", f"{ML}/models/{model_id}/_predict",
@@ -605,7 +606,7 @@ async def test_error_response_validates(conformance, name):
 
 async def test_errors_of_2_9_validate(database_url):
     # 2.9 answered several of these with 500s from the plugin's own exception classes
-    async with Emulator(database=database_url, opensearch_version="2.9.0", seed=7) as emu:
+    async with Emulator(database=database_url, **store_options(database_url), opensearch_version="2.9.0", seed=7) as emu:
         c = Conformance(emu)
         await c.call("GET", f"{ML}/tasks/{UNKNOWN}", status=500)  # m_l_resource_not_found_exception
         await c.call("GET", f"{ML}/models/{UNKNOWN}", status=500)

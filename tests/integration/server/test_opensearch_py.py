@@ -9,6 +9,7 @@ from opensearchpy import OpenSearch
 from opensearchpy.exceptions import NotFoundError, RequestError, TransportError
 
 from tests.seed import body
+from tests.conftest import store_options
 
 
 class ServerThread:
@@ -60,7 +61,7 @@ class ServerThread:
 
 @pytest.fixture
 def client(database_url):
-    with ServerThread(database_url, seed=11) as server:
+    with ServerThread(database_url, seed=11, **store_options(database_url)) as server:
         yield OpenSearch(hosts=[{"host": "127.0.0.1", "port": server.port}], use_ssl=False, timeout=30)
 
 
