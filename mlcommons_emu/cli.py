@@ -36,8 +36,51 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--seed", type=int, default=None, help="seed for reproducible ids")
     serve.add_argument("--allow-network", action="store_true",
                        help="let connectors whose host has no built-in fake call the real endpoint")
+    serve.add_argument("--route", action="append", default=[], metavar="HOST=TARGET",
+                       help="send calls for HOST (or *.suffix) to 'fake', 'network' or a base URL "
+                            "such as http://127.0.0.1:9300; repeatable")
     serve.add_argument("--log-level", default="WARNING")
+
+    providers = commands.add_parser("providers", help="the built-in fake providers on their own")
+    provider_commands = providers.add_subparsers(dest="providers_command", required=True)
+    gateway = provider_commands.add_parser(
+        "serve", help="serve every fake on one port, chosen by the Host header")
+    gateway.add_argument("--host", default="127.0.0.1")
+    gateway.add_argument("--port", type=int, default=9300)
     return parser
+
+
+def _routes(values: list[str]) -> dict[str, str]:
+    routes = {}
+    for value in values:
+        host, sep, target = value.partition("=")
+        if not sep or not host or not target:
+            raise ValueError(f"--route needs HOST=TARGET, got {value!r}")
+        routes[host.strip()] = target.strip()
+    return routes
+
+
+async def serve_providers(host: str, port: int) -> None:
+    from aiohttp import web
+
+    from mlcommons_emu.providers.registry import default_providers, make_gateway_app
+
+    providers = default_providers()
+    runner = web.AppRunner(make_gateway_app(providers), access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    bound = site._server.sockets[0].getsockname()[1] if getattr(site, "_server", None) else port
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    print(f"mlcommons-emu fake providers ready on http://{host}:{bound} "
+          f"({', '.join(sorted(providers))}; chosen by the Host header)", flush=True)
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()
 
 
 async def serve(config: Config, host: str, port: int) -> None:
@@ -71,10 +114,23 @@ async def serve(config: Config, host: str, port: int) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "providers":
+        try:
+            asyncio.run(serve_providers(args.host, args.port))
+        except OSError as exc:
+            print(f"mlcommons-emu: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}",
+                  file=sys.stderr)
+            return 1
+        return 0
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     kwargs = dict(database=args.database, database_schema=args.database_schema,
                   opensearch_version=args.opensearch_version,
                   seed=args.seed, allow_network=args.allow_network)
+    try:
+        kwargs["routes"] = _routes(args.route)
+    except ValueError as exc:
+        print(f"mlcommons-emu: {exc}", file=sys.stderr)
+        return 2
     if args.nodes:
         kwargs["nodes"] = args.nodes
     try:

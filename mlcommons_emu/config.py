@@ -30,6 +30,8 @@ class Config:
     nodes: tuple[NodeSpec, ...] = attrs.field(default=DEFAULT_CLUSTER, converter=_nodes)
     seed: int | None = None
     allow_network: bool = False
+    #: host (or ``*.suffix``) -> "fake" | "network" | base URL, overriding the built-in fakes
+    routes: dict[str, str] = attrs.field(factory=dict, converter=dict)
     progression: str = attrs.field(default="immediate", validator=attrs.validators.in_(("immediate",)))
     cluster_name: str = "mlcommons-emu"
 

@@ -61,18 +61,19 @@ class Emulator:
     async def start(self) -> "Emulator":
         if self._context is not None:
             return self
-        from mlcommons_emu.providers.openai import FakeOpenAI
+        from mlcommons_emu.providers.registry import default_providers
 
         store = Store(self.config.database, schema=self.config.database_schema)
         await store.create_schema()
         self._store = store
-        self.providers = {"openai": FakeOpenAI()}
+        self.providers = default_providers()
         fallback = None
         if self.config.allow_network:
             from mlcommons_emu.connectors.transports.http import HttpTransport
 
             fallback = self._http = HttpTransport()
-        transport = InProcessTransport(self.providers.values(), fallback=fallback)
+        transport = self._transport = InProcessTransport(
+            self.providers.values(), fallback=fallback, routes=self.config.routes)
         settings = ClusterSettings(self.release)
         async with store.transaction() as tx:
             settings.persistent.update(await tx.load_settings())
@@ -96,6 +97,9 @@ class Emulator:
         if self._http is not None:
             await self._http.close()
             self._http = None
+        if getattr(self, "_transport", None) is not None:
+            await self._transport.close()
+            self._transport = None
         if self._store is not None:
             await self._store.close()
             self._store = None

@@ -584,9 +584,10 @@ async def predict_provider_rate_limit(c):
 
 @scenario
 async def predict_unreachable_provider(c):
-    await c.call("PUT", SETTINGS, body("trusted_endpoints"))
+    await c.call("PUT", SETTINGS, {"persistent": {
+        "plugins.ml_commons.trusted_connector_endpoints_regex": ["^https://api\\.example\\.com/.*$"]}})
     payload = body("openai_chat_connector")
-    payload["parameters"]["endpoint"] = "api.cohere.ai"  # trusted, but no fake answers it
+    payload["parameters"]["endpoint"] = "api.example.com"  # trusted, but no fake answers it
     model_id = await c.model(await c.connector(parameters=payload["parameters"]))
     await c.call("POST", f"{ML}/models/{model_id}/_predict", body("predict_messages"), status=500)
 

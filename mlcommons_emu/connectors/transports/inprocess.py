@@ -1,27 +1,46 @@
-"""Hands a request to a fake provider object by host name: no socket at all."""
+"""Hands a request to a fake provider object by host name (no socket), or routes it elsewhere."""
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Iterable
-from urllib.parse import urlsplit
+from typing import Any, Iterable, Mapping
+from urllib.parse import urlsplit, urlunsplit
 
 from mlcommons_emu.connectors.transports.base import OutboundRequest, OutboundResponse, TransportError
 
+NETWORK = "network"
+FAKE = "fake"
+
+
+def _route_matches(pattern: str, host: str) -> bool:
+    pattern = pattern.lower()
+    if pattern.startswith("*."):
+        return host.endswith(pattern[1:])
+    return host == pattern
+
 
 class InProcessTransport:
-    """Routes by exact host to objects with ``hosts`` and ``async handle(request)``.
+    """Routes by host to objects with ``hosts`` / ``matches`` and ``async handle(request)``.
 
     The fakes read ``method``, ``url``, ``headers`` and ``body`` from the request and
     answer an object with ``status``, ``headers`` and ``body``; they share no code with
     the runtime, so a wrong request is caught by the fake rather than agreed with.
+
+    ``routes`` (host or ``*.suffix`` -> ``"fake"``, ``"network"`` or a base URL) override
+    that per host: ``network`` sends the request to the real host, a base URL sends it
+    there with the original ``Host`` header (e.g. to ``mlcommons-emu providers serve``).
+    Hosts with no fake and no route go to ``fallback`` when there is one (network access
+    switched on), else fail as an unreachable endpoint.
     """
 
-    def __init__(self, providers: Iterable[Any] = (), fallback: Any | None = None) -> None:
+    def __init__(self, providers: Iterable[Any] = (), fallback: Any | None = None,
+                 routes: Mapping[str, str] | None = None, network: Any | None = None) -> None:
         self._by_host: dict[str, Any] = {}
         self._matchers: list[Any] = []
         for provider in providers:
             self.add(provider)
         self.fallback = fallback
+        self.routes = dict(routes or {})
+        self._network = network
 
     def add(self, provider: Any) -> None:
         for host in provider.hosts:
@@ -42,11 +61,21 @@ class InProcessTransport:
                 return provider
         return None
 
+    def route_for(self, host: str) -> str | None:
+        host = host.lower()
+        for pattern, target in self.routes.items():
+            if _route_matches(pattern, host):
+                return target
+        return None
+
     def answers(self, url: str) -> bool:
         return self.provider_for(urlsplit(url).hostname or "") is not None
 
     async def send(self, request: OutboundRequest, *, timeout: float) -> OutboundResponse:
         host = urlsplit(request.url).hostname or ""
+        route = self.route_for(host)
+        if route is not None and route != FAKE:
+            return await self._send_routed(request, route, timeout=timeout)
         provider = self.provider_for(host)
         if provider is None:
             if self.fallback is not None:
@@ -60,3 +89,23 @@ class InProcessTransport:
         except TimeoutError as exc:
             raise TransportError(f"Read timed out after {timeout} seconds") from exc
         return OutboundResponse(status=reply.status, headers=dict(reply.headers), body=reply.body)
+
+    async def _send_routed(self, request: OutboundRequest, route: str, *, timeout: float) -> OutboundResponse:
+        if self._network is None:
+            from mlcommons_emu.connectors.transports.http import HttpTransport
+
+            self._network = HttpTransport()
+        if route == NETWORK:
+            return await self._network.send(request, timeout=timeout)
+        original = urlsplit(request.url)
+        base = urlsplit(route)
+        url = urlunsplit((base.scheme, base.netloc, base.path.rstrip("/") + original.path, original.query, ""))
+        headers = {k: v for k, v in request.headers.items() if k.lower() != "host"}
+        headers["Host"] = original.netloc
+        return await self._network.send(
+            OutboundRequest(request.method, url, headers, request.body), timeout=timeout)
+
+    async def close(self) -> None:
+        if self._network is not None:
+            await self._network.close()
+            self._network = None

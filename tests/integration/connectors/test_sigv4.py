@@ -97,12 +97,14 @@ async def test_wrong_secret_surfaces_the_providers_error(emulator):
 
 
 async def test_host_without_a_fake_fails_offline(emulator):
-    await emulator.request("PUT", "/_cluster/settings", body("trusted_endpoints"))
-    connector_id = (await emulator.request("POST", "/_plugins/_ml/connectors/_create",
-                                           body("sagemaker_connector"))).body["connector_id"]
+    await emulator.request("PUT", "/_cluster/settings", {"persistent": {
+        "plugins.ml_commons.trusted_connector_endpoints_regex": ["^https://runtime\\.example\\.com/.*$"]}})
+    payload = body("sagemaker_connector")
+    payload["actions"][0]["url"] = "https://runtime.example.com/endpoints/e/invocations"
+    connector_id = (await emulator.request("POST", "/_plugins/_ml/connectors/_create", payload)).body["connector_id"]
     model_id = (await emulator.request("POST", "/_plugins/_ml/models/_register", {
         "name": "sm", "function_name": "remote", "connector_id": connector_id})).body["model_id"]
     r = await emulator.request("POST", f"/_plugins/_ml/models/{model_id}/_predict", {"parameters": {"inputs": "x"}})
     assert r.status == 500
     assert r.body["error"]["type"] == "status_exception"
-    assert r.body["error"]["reason"].startswith("Error communicating with remote model: ")
+    assert r.body["error"]["reason"].startswith("Error communicating with remote model: runtime.example.com")
