@@ -1,9 +1,12 @@
 """A deployed remote model on one node: renders, sends and unwraps one predict call."""
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import json
+import random
 import re
+import time
 from typing import Any, Mapping
 from urllib.parse import urlsplit
 
@@ -125,9 +128,12 @@ class DeployedRemoteModel:
             headers["Content-Type"] = "application/json"
         if self.connector.protocol == "aws_sigv4":
             headers = self._sign(method, url, headers, body)
-        timeout = self._read_timeout()
+        outbound = OutboundRequest(method, url, headers, body)
+        return await self._send_with_retries(outbound, transport)
+
+    async def _send_once(self, outbound: OutboundRequest, transport: Transport) -> dict[str, Any]:
         try:
-            response = await transport.send(OutboundRequest(method, url, headers, body), timeout=timeout)
+            response = await transport.send(outbound, timeout=self._read_timeout())
         except TransportError as exc:
             if self.release >= (2, 15):
                 # MLSdkAsyncHttpResponseHandler (the async client arrived in 2.15)
@@ -135,6 +141,40 @@ class DeployedRemoteModel:
             # HttpJsonConnectorExecutor before 2.15
             raise MLError("Fail to execute http connector") from exc
         return self._unwrap(response.status, response.headers, response.body)
+
+    async def _send_with_retries(self, outbound: OutboundRequest, transport: Transport) -> dict[str, Any]:
+        """RemoteConnectorExecutor's retry loop (client_config, 2.13+).
+
+        The same rendered request is re-sent; throttling is retried in every release with
+        retries, 429 and 5xx only from 3.8.  The last attempt's error is the answer.
+        """
+        config = self.connector.client_config or {}
+        max_retries = int(config.get("max_retry_times", 0)) if self.release >= (2, 13) else 0
+        if max_retries == 0:
+            return await self._send_once(outbound, transport)
+        base = max(int(config.get("retry_backoff_millis", 200)), 0) / 1000.0
+        budget = float(config.get("retry_timeout_seconds", 30))
+        policy = str(config.get("retry_backoff_policy", "constant")).lower()
+        started = time.monotonic()
+        attempt = 0
+        while True:
+            try:
+                return await self._send_once(outbound, transport)
+            except (StatusError, MLError) as exc:
+                attempt += 1
+                retries_left = max_retries < 0 or attempt <= max_retries
+                elapsed = time.monotonic() - started
+                if not (self._is_retryable(exc) and retries_left and elapsed < budget):
+                    raise
+                delay = _backoff(policy, base, attempt - 1)
+                await asyncio.sleep(min(delay, max(budget - elapsed, 0)))
+
+    def _is_retryable(self, exc: Exception) -> bool:
+        if isinstance(exc, RemoteConnectorThrottlingError):
+            return True
+        if self.release >= (3, 8) and isinstance(exc, StatusError):
+            return exc.status == 429 or exc.status >= 500
+        return False
 
     def _check_url(self, url: str, options: RuntimeOptions) -> None:
         parts = urlsplit(url)
@@ -166,11 +206,13 @@ class DeployedRemoteModel:
             raise MLError("Failed to sign the request to the remote model") from exc
 
     def _read_timeout(self) -> float:
+        """Seconds; the defaults were 30000 until 3.5, still read as seconds (Appendix C)."""
         config = self.connector.client_config or {}
+        default = 30 if self.release >= (3, 6) else 30000
         try:
-            return float(config.get("read_timeout", 30))
+            return float(config.get("read_timeout", default))
         except (TypeError, ValueError):
-            return 30.0
+            return float(default)
 
     def _unwrap(self, status: int, headers: Mapping[str, str], body: bytes) -> dict[str, Any]:
         release = self.release
@@ -201,6 +243,16 @@ class DeployedRemoteModel:
 
 #: The release whose payload check reads "Invalid payload: <payload>" (ConnectorUtils).
 _INVALID_PAYLOAD_NEW = (2, 12)
+
+
+def _backoff(policy: str, base: float, n: int) -> float:
+    """Delay before retry ``n`` (0-based) for the connector's retry_backoff_policy."""
+    if policy == "exponential_equal_jitter":
+        ceiling = base * (2 ** n)
+        return ceiling / 2 + random.uniform(0, ceiling / 2)
+    if policy == "exponential_full_jitter":
+        return random.uniform(0, base * (2 ** n))
+    return base
 
 
 def _parse_response(text: str, release: Release) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import json as _json
 import threading
@@ -194,18 +195,43 @@ class Script:
     """
 
     def __init__(self) -> None:
-        self._queue: deque[ScriptItem] = deque()
+        self._queue: deque[tuple[str | None, ScriptItem]] = deque()
         self._lock = threading.Lock()
 
-    def enqueue(self, *items: ScriptItem) -> Script:
+    def enqueue(self, *items: ScriptItem, path: str | None = None) -> Script:
+        """Queue replies; with ``path`` they serve only requests whose path starts with it."""
         for item in items:
             if not isinstance(item, ProviderResponse) and not callable(item):
                 raise TypeError(
                     f"script items must be ProviderResponse or callable, not {type(item).__name__}"
                 )
         with self._lock:
-            self._queue.extend(items)
+            self._queue.extend((path, item) for item in items)
         return self
+
+    def fail(self, status: int, body: Any = b"", headers: Mapping[str, str] | None = None, *,
+             times: int = 1, path: str | None = None) -> Script:
+        """Answer the next ``times`` calls with this status, body (dict -> JSON) and headers."""
+        if isinstance(body, (dict, list)):
+            reply = ProviderResponse.json(status, body, headers)
+        else:
+            reply = ProviderResponse(status, dict(headers or {}), _freeze_body(body))
+        return self.enqueue(*([reply] * times), path=path)
+
+    def delay(self, seconds: float, *, then: ScriptItem | None = None, times: int = 1,
+              path: str | None = None) -> Script:
+        """Hold the next ``times`` calls for ``seconds``, then answer ``then`` or normally."""
+
+        async def held(request: ProviderRequest) -> ProviderResponse | None:
+            await asyncio.sleep(seconds)
+            if then is None:
+                return None
+            if isinstance(then, ProviderResponse):
+                return then
+            result = then(request)
+            return await result if inspect.isawaitable(result) else result
+
+        return self.enqueue(*([held] * times), path=path)
 
     def clear(self) -> None:
         with self._lock:
@@ -215,13 +241,17 @@ class Script:
         with self._lock:
             return len(self._queue)
 
-    def _pop(self) -> ScriptItem | None:
+    def _pop(self, path: str = "") -> ScriptItem | None:
         with self._lock:
-            return self._queue.popleft() if self._queue else None
+            for index, (prefix, item) in enumerate(self._queue):
+                if prefix is None or path.startswith(prefix):
+                    del self._queue[index]
+                    return item
+            return None
 
     async def reply(self, request: ProviderRequest) -> ProviderResponse | None:
-        """Consume the next item, if any, and resolve it to a response (or None)."""
-        item = self._pop()
+        """Consume the next item for this request's path, and resolve it (or None)."""
+        item = self._pop(urlsplit(request.url).path)
         if item is None:
             return None
         if isinstance(item, ProviderResponse):

@@ -142,26 +142,34 @@ def connector_actions(value: Any, release: Release) -> tuple[ConnectorAction, ..
 
 
 def client_config(value: Any, release: Release) -> dict[str, Any] | None:
+    """ConnectorClientConfig: given members parsed, missing ones take the defaults."""
     if release < (2, 13) or value is None:
         return None
     config = obj(value, "client_config") or {}
-    allowed = ("max_connection", "connection_timeout", "read_timeout", "retry_backoff_millis",
-               "retry_timeout_seconds", "max_retry_times", "retry_backoff_policy")
-    out: dict[str, Any] = {}
-    for key in allowed:
-        if key in config and config[key] is not None:
-            item = config[key]
-            if key == "retry_backoff_policy":
-                policy = str(item).lower()
-                if policy not in ("constant", "exponential_equal_jitter", "exponential_full_jitter"):
-                    raise IllegalArgumentError(f"Unsupported retry backoff policy: {item}")
-                out[key] = policy
-            else:
-                try:
-                    out[key] = int(item)
-                except (TypeError, ValueError):
-                    raise IllegalArgumentError(
-                        f"Failed to parse value [{item}] for [{key}]") from None
+    timeout_default = 30 if release >= (3, 6) else 30000
+    out: dict[str, Any] = {
+        "max_connection": 30, "connection_timeout": timeout_default, "read_timeout": timeout_default,
+        "retry_backoff_millis": 200, "retry_timeout_seconds": 30, "max_retry_times": 0,
+        "retry_backoff_policy": "constant",
+    }
+    if release >= (3, 8):
+        out["skip_ssl_verification"] = False
+    for key in list(out):
+        item = config.get(key)
+        if item is None:
+            continue
+        if key == "retry_backoff_policy":
+            policy = str(item).lower()
+            if policy not in ("constant", "exponential_equal_jitter", "exponential_full_jitter"):
+                raise IllegalArgumentError(f"Unsupported retry backoff policy: {item}")
+            out[key] = policy
+        elif key == "skip_ssl_verification":
+            out[key] = boolean(item, key)
+        else:
+            try:
+                out[key] = int(item)
+            except (TypeError, ValueError):
+                raise IllegalArgumentError(f"Failed to parse value [{item}] for [{key}]") from None
     return out
 
 
