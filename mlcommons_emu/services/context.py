@@ -36,6 +36,8 @@ class Context:
     progression: str = "immediate"
     cluster_name: str = "mlcommons-emu"
     cluster_uuid: str = ""
+    #: registers between their start and their read of the group (see services.models)
+    registers_reading: int = 0
 
     def now(self) -> int:
         return self.clock()

@@ -151,24 +151,33 @@ async def register(ctx: Context, body: Mapping[str, Any] | None, *, deploy: bool
 
     coordinator = ctx.cluster.coordinator.node_id
     now = ctx.now()
+    ctx.registers_reading += 1
     # The task is indexed first; the group's version is bumped in a separate write with
     # an optimistic-concurrency check (MLModelManager.registerMLRemoteModel), so two
     # registers racing on one group make the loser's task FAILED with a version conflict.
-    async with ctx.transaction() as repos:
-        # a group named after the model is created (or reused) before the task exists
-        # (TransportRegisterModelAction.createModelGroup); a given group id is only read
-        # afterwards, so an unknown one fails the task
-        group_id = request.model_group_id
-        if group_id is None:
-            group_id = (await _resolve_group(ctx, repos, request)).model_group_id
-        task = Task(
-            task_id=ctx.ids.document_id(), task_type=TaskType.REGISTER_MODEL,
-            function_name=FunctionName.REMOTE.value, state=TaskState.CREATED,
-            worker_node=(coordinator,), create_time=now, last_update_time=now, is_async=False,
-        )
-        await repos.tasks.put(task)
-        group_doc = await repos.model_groups.get_document(group_id) if await repos.model_groups.exists() else None
-    await asyncio.sleep(0)  # the plugin re-reads the group asynchronously; let racers interleave
+    try:
+        async with ctx.transaction() as repos:
+            # a group named after the model is created (or reused) before the task exists
+            # (TransportRegisterModelAction.createModelGroup); a given group id is only
+            # read afterwards, so an unknown one fails the task
+            group_id = request.model_group_id
+            if group_id is None:
+                group_id = (await _resolve_group(ctx, repos, request)).model_group_id
+            task = Task(
+                task_id=ctx.ids.document_id(), task_type=TaskType.REGISTER_MODEL,
+                function_name=FunctionName.REMOTE.value, state=TaskState.CREATED,
+                worker_node=(coordinator,), create_time=now, last_update_time=now, is_async=False,
+            )
+            await repos.tasks.put(task)
+            group_doc = (await repos.model_groups.get_document(group_id)
+                         if await repos.model_groups.exists() else None)
+    finally:
+        ctx.registers_reading -= 1
+    # In the plugin the group is read, then bumped after several asynchronous steps, so
+    # registers that arrive together all read the same version and all but one lose.
+    # Requests in flight together must overlap the same way here, whatever the store's
+    # timing: wait (briefly) until every register that has started has read its group.
+    await _wait_for_readers(ctx)
     try:
         async with ctx.transaction() as repos:
             if not await repos.model_groups.exists():
@@ -206,6 +215,13 @@ async def register(ctx: Context, body: Mapping[str, Any] | None, *, deploy: bool
     if release >= (2, 11):
         response["model_id"] = model.model_id
     return response
+
+
+async def _wait_for_readers(ctx: Context, limit: float = 0.25) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + limit
+    while ctx.registers_reading > 0 and loop.time() < deadline:
+        await asyncio.sleep(0.001)
 
 
 def _group_missing(ctx: Context, group_id: str) -> EmulatorError:
