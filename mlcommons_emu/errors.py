@@ -28,6 +28,7 @@ emulated release would throw, and ``api/errors.py`` renders it::
         MLValidationError              m_l_validation_exception          500
         MLResourceNotFoundError        m_l_resource_not_found_exception  500
         MLLimitExceededError           m_l_limit_exceeded_exception      500
+      ScriptError                      script_exception                  400 (with script fields)
       RouterError                      plain-string ``error`` body (no handler / wrong method)
 
 Every class carries its wire ``type`` and default ``status`` so that one table lives in
@@ -156,6 +157,23 @@ class MLResourceNotFoundError(MLError):
 
 class MLLimitExceededError(MLError):
     type = "m_l_limit_exceeded_exception"
+
+
+class ScriptError(EmulatorError):
+    """A Painless script failure, rendered by OpenSearch core with the script's fields."""
+
+    type = "script_exception"
+    status = 400
+
+    def __init__(self, reason: str, *, script: str, lang: str = "painless",
+                 script_stack: list[str] | None = None, position: dict | None = None,
+                 cause: EmulatorError | None = None) -> None:
+        super().__init__(reason)
+        self.script = script
+        self.lang = lang
+        self.script_stack = script_stack or []
+        self.position = position
+        self.cause = cause
 
 
 class RouterError(EmulatorError):

@@ -6,19 +6,29 @@ from typing import Any
 
 from mlcommons_emu.api.messages import RestResponse
 from mlcommons_emu.domain.settings import SettingUpdateError
-from mlcommons_emu.errors import EmulatorError, RouterError
+from mlcommons_emu.errors import EmulatorError, RouterError, ScriptError
 
 log = logging.getLogger("mlcommons_emu.api")
 
 
 def _cause(exc: EmulatorError) -> dict[str, Any]:
-    return {"type": exc.type, "reason": exc.reason}
+    out: dict[str, Any] = {"type": exc.type, "reason": exc.reason}
+    if isinstance(exc, ScriptError):
+        # ScriptException.metadataToXContent: stack, script, lang, position, then the cause
+        out["script_stack"] = exc.script_stack
+        out["script"] = exc.script
+        out["lang"] = exc.lang
+        if exc.position is not None:
+            out["position"] = exc.position
+        if exc.cause is not None:
+            out["caused_by"] = {"type": exc.cause.type, "reason": exc.cause.reason}
+    return out
 
 
 def render(exc: EmulatorError) -> RestResponse:
     if isinstance(exc, RouterError):
         return RestResponse(exc.status, {"error": exc.reason, "status": exc.status})
-    error: dict[str, Any] = {"root_cause": [_cause(exc)], "type": exc.type, "reason": exc.reason}
+    error: dict[str, Any] = {"root_cause": [_cause(exc)], **_cause(exc)}
     if isinstance(exc, SettingUpdateError):
         error["root_cause"] = [_cause(exc.cause)]
         error["caused_by"] = _cause(exc.cause)

@@ -87,17 +87,59 @@ class DeployedRemoteModel:
 
     async def predict(self, raw_parameters: Mapping[str, Any], transport: Transport,
                       options: RuntimeOptions) -> dict[str, Any]:
-        """One outgoing call; returns one ``inference_results`` element."""
+        """``parameters`` input: one outgoing call, one ``inference_results`` element."""
+        action = self._predict_action()
+        predict_params = self._predict_params(raw_parameters)
+        params = templating.merge_parameters(self.connector.parameters, predict_params,
+                                             predict_wins=self.release >= (2, 12))
+        outbound, params = self._prepare(action, params, options)
+        return await self._send_with_retries(outbound, transport, action, params)
+
+    async def predict_documents(self, text_docs: list[Any], raw_parameters: Mapping[str, Any],
+                                transport: Transport, options: RuntimeOptions, *,
+                                query_text: str | None = None) -> list[dict[str, Any]]:
+        """``text_docs`` (and similarity) input: the pre-process function turns documents
+        into parameters, possibly over several calls, run in parallel, results in order."""
+        from mlcommons_emu.connectors import processing
+
         release = self.release
+        action = self._predict_action()
+        pre_name = action.pre_process_function
+        chunks = processing.split_documents(text_docs, self.connector.parameters, pre_name, release,
+                                            similarity=query_text is not None)
+        predict_params = self._predict_params(raw_parameters)
+        prepared = []
+        for chunk in chunks:
+            # preparation errors (templates, payload) abort at once, before any call
+            added = processing.pre_process(pre_name, chunk, release, query_text=query_text)
+            params = templating.merge_parameters(self.connector.parameters, predict_params, added,
+                                                 predict_wins=release >= (2, 12))
+            prepared.append(self._prepare(action, params, options))
+        outcomes = await asyncio.gather(
+            *(self._send_with_retries(outbound, transport, action, params) for outbound, params in prepared),
+            return_exceptions=True)
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
+        return list(outcomes)  # type: ignore[arg-type]
+
+    def _predict_action(self) -> Any:
         action = self.connector.action("PREDICT")
         if action is None:
             raise IllegalArgumentError("no PREDICT action found")
-        legacy_gson = release < (3, 3)  # StringUtils used a plain Gson until 3.3
-        predict_params = templating.predict_parameters(
-            raw_parameters, escape=release >= (2, 10), legacy_gson=legacy_gson,
+        return action
+
+    def _predict_params(self, raw_parameters: Mapping[str, Any]) -> dict[str, str | None]:
+        release = self.release
+        return templating.predict_parameters(
+            raw_parameters, escape=release >= (2, 10), legacy_gson=release < (3, 3),
             org_json_only=release < (2, 12), honour_no_escape_params=release >= (3, 0))
-        params = templating.merge_parameters(self.connector.parameters, predict_params,
-                                             predict_wins=release >= (2, 12))
+
+    def _prepare(self, action: Any, params: dict[str, str | None],
+                 options: RuntimeOptions) -> tuple[OutboundRequest, dict[str, str | None]]:
+        """Render payload, URL and headers, check the URL, sign: the request to send."""
+        release = self.release
+        legacy_gson = release < (3, 3)  # StringUtils used a plain Gson until 3.3
         to_string_keys = release >= (2, 17)
         payload = templating.render_payload(
             action.request_body, params,
@@ -128,10 +170,10 @@ class DeployedRemoteModel:
             headers["Content-Type"] = "application/json"
         if self.connector.protocol == "aws_sigv4":
             headers = self._sign(method, url, headers, body)
-        outbound = OutboundRequest(method, url, headers, body)
-        return await self._send_with_retries(outbound, transport)
+        return OutboundRequest(method, url, headers, body), params
 
-    async def _send_once(self, outbound: OutboundRequest, transport: Transport) -> dict[str, Any]:
+    async def _send_once(self, outbound: OutboundRequest, transport: Transport, action: Any,
+                         params: Mapping[str, str | None]) -> dict[str, Any]:
         try:
             response = await transport.send(outbound, timeout=self._read_timeout())
         except TransportError as exc:
@@ -140,9 +182,10 @@ class DeployedRemoteModel:
                 raise StatusError(f"Error communicating with remote model: {exc}", 500) from exc
             # HttpJsonConnectorExecutor before 2.15
             raise MLError("Fail to execute http connector") from exc
-        return self._unwrap(response.status, response.headers, response.body)
+        return self._unwrap(response.status, response.headers, response.body, action, params)
 
-    async def _send_with_retries(self, outbound: OutboundRequest, transport: Transport) -> dict[str, Any]:
+    async def _send_with_retries(self, outbound: OutboundRequest, transport: Transport, action: Any,
+                                 params: Mapping[str, str | None]) -> dict[str, Any]:
         """RemoteConnectorExecutor's retry loop (client_config, 2.13+).
 
         The same rendered request is re-sent; throttling is retried in every release with
@@ -151,7 +194,7 @@ class DeployedRemoteModel:
         config = self.connector.client_config or {}
         max_retries = int(config.get("max_retry_times", 0)) if self.release >= (2, 13) else 0
         if max_retries == 0:
-            return await self._send_once(outbound, transport)
+            return await self._send_once(outbound, transport, action, params)
         base = max(int(config.get("retry_backoff_millis", 200)), 0) / 1000.0
         budget = float(config.get("retry_timeout_seconds", 30))
         policy = str(config.get("retry_backoff_policy", "constant")).lower()
@@ -159,7 +202,7 @@ class DeployedRemoteModel:
         attempt = 0
         while True:
             try:
-                return await self._send_once(outbound, transport)
+                return await self._send_once(outbound, transport, action, params)
             except (StatusError, MLError) as exc:
                 attempt += 1
                 retries_left = max_retries < 0 or attempt <= max_retries
@@ -214,7 +257,8 @@ class DeployedRemoteModel:
         except (TypeError, ValueError):
             return float(default)
 
-    def _unwrap(self, status: int, headers: Mapping[str, str], body: bytes) -> dict[str, Any]:
+    def _unwrap(self, status: int, headers: Mapping[str, str], body: bytes, action: Any,
+                params: Mapping[str, str | None]) -> dict[str, Any]:
         release = self.release
         text = body.decode("utf-8", errors="replace")
         success = 200 <= status <= 300
@@ -234,8 +278,16 @@ class DeployedRemoteModel:
             if release >= (3, 2):
                 raise StatusError("Remote service returned empty response body", 502)
             raise IllegalArgumentError("No response from model")
-        data = _parse_response(text, release)
-        element: dict[str, Any] = {"output": [{"name": "response", "dataAsMap": data}]}
+        post = action.post_process_function if action is not None else None
+        if post:
+            from mlcommons_emu.connectors import processing
+
+            tensors = processing.post_process(post, text, params, release)
+        else:
+            tensors = [{"name": "response", "dataAsMap": _parse_response(text, release)}]
+        element: dict[str, Any] = {}
+        if tensors:
+            element["output"] = tensors
         if release >= (2, 11):
             element["status_code"] = status
         return element

@@ -1,6 +1,7 @@
 """Predict on a remote model: resolve, auto-deploy when allowed, dispatch to a node."""
 from __future__ import annotations
 
+import json
 from typing import Any, Mapping
 
 from mlcommons_emu.domain import settings as s
@@ -50,15 +51,20 @@ async def predict(ctx: Context, model_id: str, body: Mapping[str, Any] | None,
         raise ParseError("request body is required", status=status)
     check_remote_inference_enabled(ctx)
     parameters = body.get("parameters")
-    if algorithm is not None and algorithm.upper() == "TEXT_EMBEDDING" and "text_docs" in body:
-        # text_docs reach a remote model only through the algorithm-in-path route, and
-        # only through a connector pre-process function
-        action = _predict_action(ctx, model_id)
-        if action is None or not action.pre_process_function:
-            raise IllegalArgumentError(
-                "Must provide pre_process_function for predict action to process text docs input.")
-        raise IllegalArgumentError(
-            "Pre-process functions for text_docs input are not supported by mlcommons-emu yet")
+    documents = None
+    query_text = None
+    if algorithm in ("TEXT_EMBEDDING", "SPARSE_ENCODING", "SPARSE_TOKENIZE", "TEXT_SIMILARITY"):
+        # the algorithm-in-path route parses the body as that algorithm's input: text_docs
+        # (plus query_text for similarity) reach a remote model only this way
+        documents, query_text = _documents(body, algorithm)
+    if documents is not None:
+        if model.is_enabled is False:
+            raise StatusError("Model is disabled.", 403)
+        runtime = await _serving_runtime(ctx, model)
+        results = await runtime.predict_documents(
+            documents, parameters if isinstance(parameters, dict) else {}, ctx.transport,
+            ctx.runtime_options(), query_text=query_text)
+        return {"inference_results": results}
     if parameters is not None and not isinstance(parameters, dict):
         raise ParsingError(f"[parameters] Can't get text on a {'START_ARRAY' if isinstance(parameters, list) else 'VALUE'}")
     if parameters is None:
@@ -70,15 +76,35 @@ async def predict(ctx: Context, model_id: str, body: Mapping[str, Any] | None,
     if model.is_enabled is False:
         raise StatusError("Model is disabled.", 403)
 
-    if not serving:
-        await _auto_deploy(ctx, model)
-        serving = ctx.cluster.serving(model_id)
-        if not serving:
-            raise IllegalArgumentError("no eligible node to run predict request")
-    node = ctx.cluster.pick(serving)
-    runtime = node.models[model_id]
+    runtime = await _serving_runtime(ctx, model)
     element = await runtime.predict(parameters, ctx.transport, ctx.runtime_options())
     return {"inference_results": [element]}
+
+
+async def _serving_runtime(ctx: Context, model: Any) -> Any:
+    """The node that serves this call (round robin), deploying first when allowed."""
+    serving = ctx.cluster.serving(model.model_id)
+    if not serving:
+        await _auto_deploy(ctx, model)
+        serving = ctx.cluster.serving(model.model_id)
+        if not serving:
+            raise IllegalArgumentError("no eligible node to run predict request")
+    return ctx.cluster.pick(serving).models[model.model_id]
+
+
+def _documents(body: Mapping[str, Any], algorithm: str) -> tuple[list[Any] | None, str | None]:
+    docs = body.get("text_docs")
+    if docs is None:
+        return None, None
+    if not isinstance(docs, list):
+        raise ParsingError(f"[text_docs] expected an array, found {type(docs).__name__}")
+    documents = [d if d is None or isinstance(d, str) else json.dumps(d, separators=(",", ":")) for d in docs]
+    query = body.get("query_text")
+    if algorithm == "TEXT_SIMILARITY":
+        if query is None:
+            raise ActionRequestValidationError("input data can't be null")
+        return documents, str(query)
+    return documents, None
 
 
 def _predict_action(ctx: Context, model_id: str) -> Any:

@@ -1,0 +1,387 @@
+"""Built-in pre- and post-process functions of connectors, and document splitting.
+
+Mirrors MLPreProcessFunction / MLPostProcessFunction and their function classes under
+``org.opensearch.ml.common.connector.functions``.  Any other value is Painless source: it is
+not run yet, and answers the script error shape where the plugin would run it.
+"""
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Callable, Mapping
+
+from mlcommons_emu.connectors import templating
+from mlcommons_emu.domain.release import Release
+from mlcommons_emu.errors import IllegalArgumentError, MLError, ScriptError
+
+SCRIPTS_UNSUPPORTED = "Painless scripts are not supported by mlcommons-emu yet"
+
+# ---------------------------------------------------------------------------------------------
+# pre-process
+# ---------------------------------------------------------------------------------------------
+
+
+def _json_list(values: list[Any]) -> str:
+    return json.dumps(values, separators=(",", ":"), ensure_ascii=False)
+
+
+def _docs_only(docs: list[Any], query: str | None) -> None:
+    if query is not None:
+        raise IllegalArgumentError(
+            "This pre_process_function can only support TextDocsInputDataSet which including a list of "
+            "string with key 'text_docs'")
+
+
+def _similarity_only(docs: list[Any], query: str | None) -> None:
+    if query is None:
+        raise IllegalArgumentError("This pre_process_function can only support TextSimilarityInputDataSet")
+
+
+def _openai_embedding(docs: list[Any], query: str | None) -> dict[str, str]:
+    _docs_only(docs, query)
+    return {"input": _json_list(docs)}
+
+
+def _cohere_embedding(docs: list[Any], query: str | None) -> dict[str, str]:
+    _docs_only(docs, query)
+    return {"texts": _json_list(docs)}
+
+
+def _cohere_multimodal(docs: list[Any], query: str | None) -> dict[str, str]:
+    _docs_only(docs, query)
+    if not docs or docs[0] is None:
+        raise IllegalArgumentError("No image provided")
+    return {"images": _json_list(docs)}
+
+
+def _escaped(text: Any) -> str:
+    # plain-string pre-process outputs are escaped like predict values (semantics 1.3)
+    value = "null" if text is None else str(text)
+    return value if templating.looks_like_json(value) else templating.escape_json(value)
+
+
+def _bedrock_embedding(docs: list[Any], query: str | None) -> dict[str, str]:
+    _docs_only(docs, query)
+    return {"inputText": _escaped(docs[0] if docs else None)}
+
+
+def _bedrock_multimodal(docs: list[Any], query: str | None) -> dict[str, str]:
+    _docs_only(docs, query)
+    if not docs or (docs[0] is None and (len(docs) < 2 or docs[1] is None)):
+        raise IllegalArgumentError("No input text or image provided")
+    out = {"inputText": _escaped(docs[0])}
+    if len(docs) > 1:
+        out["inputImage"] = _escaped(docs[1])
+    return out
+
+
+def _rerank(docs: list[Any], query: str | None) -> dict[str, str]:
+    _similarity_only(docs, query)
+    return {"query": _escaped(query), "documents": _json_list(docs), "top_n": str(len(docs))}
+
+
+def _bedrock_rerank(docs: list[Any], query: str | None) -> dict[str, str]:
+    _similarity_only(docs, query)
+    queries = [{"textQuery": {"text": query}, "type": "TEXT"}]
+    sources = [{"inlineDocumentSource": {"textDocument": {"text": d}, "type": "TEXT"}, "type": "INLINE"}
+               for d in docs]
+    return {"queries": _json_list(queries), "sources": _json_list(sources), "numberOfResults": str(len(docs))}
+
+
+PreFunction = Callable[[list[Any], "str | None"], dict[str, str]]
+
+#: name -> (function, release it appeared in); in 2.9 the built-ins were Painless scripts
+#: shipped with the plugin, the same shapes for the names that existed then.
+_PRE: dict[str, tuple[PreFunction, tuple[int, int]]] = {
+    "connector.pre_process.openai.embedding": (_openai_embedding, (2, 9)),
+    "connector.pre_process.cohere.embedding": (_cohere_embedding, (2, 9)),
+    "connector.pre_process.default.embedding": (_openai_embedding, (2, 11)),
+    "connector.pre_process.bedrock.embedding": (_bedrock_embedding, (2, 11)),
+    "connector.pre_process.bedrock.multimodal_embedding": (_bedrock_multimodal, (2, 14)),
+    "connector.pre_process.cohere.multimodal_embedding": (_cohere_multimodal, (2, 15)),
+    "connector.pre_process.cohere.rerank": (_rerank, (2, 12)),
+    "connector.pre_process.default.rerank": (_rerank, (2, 12)),
+    "connector.pre_process.bedrock.rerank": (_bedrock_rerank, (2, 19)),
+}
+
+
+def builtin_pre_process(name: str | None, release: Release) -> PreFunction | None:
+    entry = _PRE.get(name or "")
+    if entry is None or release < entry[1]:
+        return None
+    return entry[0]
+
+
+def pre_process(name: str | None, docs: list[Any], release: Release, *,
+                query_text: str | None = None) -> dict[str, str]:
+    """The parameters a pre-process function adds to P for one call (semantics 2.1, 2.2)."""
+    if not name:
+        if query_text is not None:
+            raise IllegalArgumentError("pre_process_function not defined in connector")
+        # no function: connector.pre_process.default.embedding is used for text_docs
+        return _openai_embedding(docs, None)
+    function = builtin_pre_process(name, release)
+    if function is None:
+        raise script_error(name)
+    return function(docs, query_text)
+
+
+def split_documents(docs: list[Any], connector_params: Mapping[str, str], pre_name: str | None,
+                    release: Release, *, similarity: bool = False) -> list[list[Any]]:
+    """How many calls ``text_docs`` become (semantics 2.3)."""
+    if similarity:
+        return [list(docs)]
+    step = connector_params.get("input_docs_processed_step_size")
+    if step is not None:
+        try:
+            size = int(step)
+        except ValueError:
+            size = 0
+        if size <= 0:
+            raise IllegalArgumentError(
+                "Invalid parameter: input_docs_processed_step_size. It must be positive integer.")
+        return [list(docs[i:i + size]) for i in range(0, len(docs), size)] or [[]]
+    if not pre_name:
+        return [list(docs)]
+    if pre_name == "connector.pre_process.bedrock.embedding" or builtin_pre_process(pre_name, release) is None:
+        return [[doc] for doc in docs] or [[]]
+    return [list(docs)]
+
+
+def script_error(source: str) -> ScriptError:
+    """Where the plugin would compile and run a Painless script."""
+    return ScriptError("compile error", script=source, script_stack=[source[:25] + " ..."],
+                       cause=IllegalArgumentError(SCRIPTS_UNSUPPORTED))
+
+
+# ---------------------------------------------------------------------------------------------
+# JsonPath (the subset connector paths use: $, .name, ['name'], [n], [*])
+# ---------------------------------------------------------------------------------------------
+
+_TOKEN = re.compile(r"\.\.|\.([A-Za-z_$][\w$-]*)|\[(\*|-?\d+|'[^']*'|\"[^\"]*\")\]|\.\*")
+
+
+class PathNotFoundError(Exception):
+    pass
+
+
+def json_path(document: Any, path: str) -> Any:
+    """Evaluate a JsonPath; a wildcard or ``..`` makes the result a list."""
+    path = path.strip()
+    if not path.startswith("$"):
+        raise PathNotFoundError(f"Path must start with '$': {path}")
+    values = [document]
+    definite = True
+    position = 1
+    while position < len(path):
+        match = _TOKEN.match(path, position)
+        if not match:
+            raise PathNotFoundError(f"Could not parse path {path}")
+        position = match.end()
+        token = match.group(0)
+        name, index = match.group(1), match.group(2)
+        nxt: list[Any] = []
+        if token in (".*", "[*]") or index == "*":
+            definite = False
+            for v in values:
+                if isinstance(v, list):
+                    nxt.extend(v)
+                elif isinstance(v, dict):
+                    nxt.extend(v.values())
+        elif token == "..":
+            raise PathNotFoundError("deep scan is not supported")
+        else:
+            key: Any = name
+            if index is not None:
+                key = int(index) if re.fullmatch(r"-?\d+", index) else index[1:-1]
+            for v in values:
+                if isinstance(key, int) and isinstance(v, list):
+                    if -len(v) <= key < len(v):
+                        nxt.append(v[key])
+                    elif definite:
+                        raise PathNotFoundError(f"Index {key} out of bounds")
+                elif isinstance(key, str) and isinstance(v, dict):
+                    if key in v:
+                        nxt.append(v[key])
+                    elif definite:
+                        raise PathNotFoundError(f"No results for path: {path}")
+                elif definite:
+                    raise PathNotFoundError(f"No results for path: {path}")
+        values = nxt
+    if definite:
+        if not values:
+            raise PathNotFoundError(f"No results for path: {path}")
+        return values[0]
+    return values
+
+
+# ---------------------------------------------------------------------------------------------
+# post-process
+# ---------------------------------------------------------------------------------------------
+
+_DATA_TYPES = ("FLOAT32", "FLOAT64", "FLOAT16", "UINT8", "INT32", "INT8", "INT64", "BOOLEAN",
+               "UNKNOWN", "STRING", "BINARY", "UBINARY")
+
+
+def _data_type(path: str) -> str:
+    lowered = path.lower()
+    for name in _DATA_TYPES:
+        if "." + name.lower() in lowered:
+            return name
+    return "FLOAT32"
+
+
+def _number(value: Any, data_type: str) -> Any:
+    if data_type.startswith("FLOAT") and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
+def _tensor(values: list[Any], data_type: str) -> dict[str, Any]:
+    data = [_number(v, data_type) for v in values]
+    return {"name": "sentence_embedding", "data_type": data_type, "shape": [len(data)], "data": data}
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _list_of_lists(value: Any, data_type: str) -> list[dict[str, Any]]:
+    if not isinstance(value, list):
+        raise IllegalArgumentError("Post process function input is not a List.")
+    if value:
+        if not isinstance(value[0], list):
+            raise IllegalArgumentError(
+                "The embedding should be a non-empty List containing List of Float values.")
+        if not value[0] or not _is_number(value[0][0]):
+            raise IllegalArgumentError("The embedding should be a non-empty List containing Float values.")
+    return [_tensor(vector, data_type) for vector in value]
+
+
+def _single_list(value: Any, data_type: str) -> list[dict[str, Any]]:
+    if not isinstance(value, list):
+        raise IllegalArgumentError("Post process function input is not a List.")
+    if not value or not _is_number(value[0]):
+        raise IllegalArgumentError("The embedding should be a non-empty List containing Float values.")
+    return [_tensor(value, data_type)]
+
+
+def _similarity(score: Any) -> dict[str, Any]:
+    return {"name": "similarity", "data_type": "FLOAT32", "shape": [1], "data": [score]}
+
+
+def _cohere_rerank(value: Any, data_type: str) -> list[dict[str, Any]]:
+    if not isinstance(value, list) or (value and not isinstance(value[0], dict)):
+        raise IllegalArgumentError("Post process function input is not a List of Map.")
+    if value and ("index" not in value[0] or "relevance_score" not in value[0]):
+        raise IllegalArgumentError("The rerank result should contain index and relevance_score.")
+    scores: list[Any] = [None] * len(value)
+    for item in value:
+        index = int(item["index"])
+        if not 0 <= index < len(scores) or not isinstance(item["relevance_score"], float):
+            # the plugin fills an array sized by the results: an index past it (top_n
+            # smaller than the documents) or an integer score breaks with a 500
+            raise MLError("Fail to execute PREDICT in aws connector")
+        scores[index] = item["relevance_score"]
+    return [_similarity(score) for score in scores]
+
+
+def _bedrock_rerank(value: Any, data_type: str) -> list[dict[str, Any]]:
+    if not isinstance(value, list):
+        raise IllegalArgumentError("Post process function input is not a List.")
+    if not value:
+        raise IllegalArgumentError("Post process function input is empty.")
+    scores: list[Any] = [None] * len(value)
+    for item in value:
+        if not isinstance(item, dict):
+            raise IllegalArgumentError("Rerank result is not a Map.")
+        if not item:
+            raise IllegalArgumentError("Rerank result is empty.")
+        if "index" not in item or "relevanceScore" not in item:
+            raise IllegalArgumentError("Rerank result should have both index and relevanceScore.")
+        if not isinstance(item["relevanceScore"], float):
+            raise IllegalArgumentError("relevanceScore is not BigDecimal or Double.")
+        index = int(item["index"])
+        if not 0 <= index < len(scores):
+            raise MLError("Fail to execute PREDICT in aws connector")
+        scores[index] = item["relevanceScore"]
+    return [_similarity(score) for score in scores]
+
+
+def _batch_job_arn(value: Any, data_type: str) -> list[dict[str, Any]]:
+    if not isinstance(value, dict):
+        raise IllegalArgumentError("Post process function input is not a Map.")
+    if "jobArn" not in value:
+        raise IllegalArgumentError("job arn is missing.")
+    out = dict(value)
+    out["processedJobArn"] = str(value["jobArn"]).replace("/", "%2F")
+    return [{"name": "response", "dataAsMap": out}]
+
+
+def _passthrough(value: Any, data_type: str) -> list[dict[str, Any]]:
+    results = value.get("inference_results") if isinstance(value, dict) else None
+    tensors: list[dict[str, Any]] = []
+    for element in results or []:
+        tensors.extend(element.get("output") or [])
+    return tensors
+
+
+PostFunction = Callable[[Any, str], list[dict[str, Any]]]
+
+#: name -> (default JsonPath, function, release it appeared in)
+_POST: dict[str, tuple[str, PostFunction, tuple[int, int]]] = {
+    "connector.post_process.openai.embedding": ("$.data[*].embedding", _list_of_lists, (2, 9)),
+    "connector.post_process.cohere.embedding": ("$.embeddings", _list_of_lists, (2, 9)),
+    "connector.post_process.default.embedding": ("$[*]", _list_of_lists, (2, 11)),
+    "connector.post_process.bedrock.embedding": ("$.embedding", _single_list, (2, 11)),
+    "connector.post_process.cohere.rerank": ("$.results", _cohere_rerank, (2, 12)),
+    "connector.post_process.default.rerank": ("$[*]", _cohere_rerank, (2, 12)),
+    "connector.post_process.cohere_v2.embedding.float": ("$.embeddings.float", _list_of_lists, (2, 17)),
+    "connector.post_process.cohere_v2.embedding.int8": ("$.embeddings.int8", _list_of_lists, (2, 17)),
+    "connector.post_process.cohere_v2.embedding.uint8": ("$.embeddings.uint8", _list_of_lists, (2, 17)),
+    "connector.post_process.cohere_v2.embedding.binary": ("$.embeddings.binary", _list_of_lists, (2, 17)),
+    "connector.post_process.cohere_v2.embedding.ubinary": ("$.embeddings.ubinary", _list_of_lists, (2, 17)),
+    "connector.post_process.bedrock_v2.embedding.float": ("$.embeddingsByType.float", _single_list, (2, 17)),
+    "connector.post_process.bedrock_v2.embedding.binary": ("$.embeddingsByType.binary", _single_list, (2, 17)),
+    "connector.post_process.bedrock.batch_job_arn": ("$", _batch_job_arn, (2, 17)),
+    "connector.post_process.bedrock.rerank": ("$.results", _bedrock_rerank, (2, 19)),
+    "connector.post_process.mlcommons.passthrough": ("$", _passthrough, (3, 0)),
+}
+
+
+def is_builtin_post_process(name: str | None, release: Release) -> bool:
+    entry = _POST.get(name or "")
+    return entry is not None and release >= entry[2]
+
+
+def post_process(name: str, body_text: str, params: Mapping[str, str | None],
+                 release: Release) -> list[dict[str, Any]]:
+    """Tensors for a provider body under a post-process value (semantics 2.5, 2.6)."""
+    entry = _POST.get(name)
+    if entry is None or release < entry[2]:
+        raise script_error(name)
+    default_path, function, _ = entry
+    response_filter = params.get("response_filter")
+    path = response_filter if response_filter and response_filter.strip() else default_path
+    try:
+        body = json.loads(body_text)
+        value = json_path(body, path)
+    except (ValueError, PathNotFoundError) as exc:
+        raise MLError("Fail to execute PREDICT in aws connector") from exc
+    if value is None:
+        raise IllegalArgumentError("Can't run post process function as model output is null")
+    try:
+        return function(value, _data_type(path))
+    except IllegalArgumentError:
+        if release >= (3, 3):
+            raise
+        # validation failures inside a built-in were 500s before 3.3 (Appendix C)
+        raise MLError("Fail to execute PREDICT in aws connector") from None
+    except (TypeError, ValueError, KeyError, OverflowError) as exc:
+        raise MLError("Fail to execute PREDICT in aws connector") from exc
+
+
+__all__ = [
+    "SCRIPTS_UNSUPPORTED", "builtin_pre_process", "is_builtin_post_process", "json_path",
+    "post_process", "pre_process", "script_error", "split_documents",
+]

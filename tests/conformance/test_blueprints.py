@@ -1,0 +1,81 @@
+"""Every connector blueprint in fixtures/blueprints runs create -> register -> deploy -> predict offline."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+BLUEPRINTS = Path(__file__).resolve().parents[2] / "fixtures" / "blueprints"
+NAMES = sorted(p.stem for p in BLUEPRINTS.glob("*.json"))
+
+#: what the plugin returns for each blueprint: (number of inference_results, tensors per result,
+#: tensor name, data_type, shape) for processed outputs, or the dataAsMap keys for raw ones
+EXPECTED = {
+    "openai_chat": {"raw": ["choices", "usage", "object"]},
+    "openai_completions": {"raw": ["choices", "usage"]},
+    "cohere_chat": {"raw": ["text", "generation_id"]},
+    "bedrock_claude_messages": {"raw": ["content", "stop_reason", "usage"]},
+    "deepseek_chat": {"raw": ["choices", "usage"]},
+    "azure_openai_chat": {"raw": ["choices", "prompt_filter_results"]},
+    "openai_embedding": {"results": 1, "tensors": 2, "name": "sentence_embedding", "data_type": "FLOAT32", "shape": [1536]},
+    "azure_openai_embedding": {"results": 1, "tensors": 1, "name": "sentence_embedding", "data_type": "FLOAT32", "shape": [1536]},
+    "cohere_embedding": {"results": 1, "tensors": 2, "name": "sentence_embedding", "data_type": "FLOAT32", "shape": [1024]},
+    "bedrock_cohere_embedding": {"results": 1, "tensors": 2, "name": "sentence_embedding", "data_type": "FLOAT32", "shape": [1024]},
+    "bedrock_titan_embedding": {"results": 2, "tensors": 1, "name": "sentence_embedding", "data_type": "FLOAT32", "shape": [1536]},
+    "bedrock_titan_v2_embedding": {"results": 1, "tensors": 1, "name": "sentence_embedding", "data_type": "FLOAT32", "shape": [512]},
+    "sagemaker_embedding": {"results": 1, "tensors": 2, "name": "sentence_embedding", "data_type": "FLOAT32", "shape": [384]},
+    "cohere_rerank": {"results": 1, "tensors": 2, "name": "similarity", "data_type": "FLOAT32", "shape": [1]},
+}
+
+
+def test_every_blueprint_has_an_expectation():
+    assert NAMES and sorted(EXPECTED) == NAMES
+
+
+async def run_blueprint(emu, name: str) -> dict:
+    blueprint = json.loads((BLUEPRINTS / f"{name}.json").read_text())
+    if blueprint.get("trusted_endpoints"):
+        current = (await emu.request("GET", "/_cluster/settings", query={"include_defaults": "true",
+                                                                         "flat_settings": "true"})).body
+        key = "plugins.ml_commons.trusted_connector_endpoints_regex"
+        regexes = current["defaults"][key] + blueprint["trusted_endpoints"]
+        r = await emu.request("PUT", "/_cluster/settings", {"persistent": {key: regexes}})
+        assert r.status == 200, r.body
+    r = await emu.request("POST", "/_plugins/_ml/connectors/_create", blueprint["connector"])
+    assert r.status == 200, r.body
+    connector_id = r.body["connector_id"]
+    r = await emu.request("POST", "/_plugins/_ml/models/_register?deploy=true", {
+        "name": f"{name} model", "function_name": "remote", "connector_id": connector_id})
+    assert r.status == 200, r.body
+    model_id = r.body["model_id"]
+    model = (await emu.request("GET", f"/_plugins/_ml/models/{model_id}")).body
+    assert model["model_state"] == "DEPLOYED"
+    path = blueprint["predict"]["path"].format(model_id=model_id)
+    r = await emu.request("POST", path, blueprint["predict"]["body"])
+    assert r.status == 200, r.body
+    return r.body
+
+
+@pytest.mark.parametrize("name", NAMES)
+async def test_blueprint_runs_offline(emulator, name):
+    result = await run_blueprint(emulator, name)
+    expected = EXPECTED[name]
+    results = result["inference_results"]
+    assert all(element["status_code"] == 200 for element in results)
+    if "raw" in expected:
+        [element] = results
+        [tensor] = element["output"]
+        assert tensor["name"] == "response"
+        assert set(expected["raw"]) <= set(tensor["dataAsMap"]), tensor["dataAsMap"]
+        return
+    assert len(results) == expected["results"]
+    for element in results:
+        assert len(element["output"]) == expected["tensors"]
+        for tensor in element["output"]:
+            assert list(tensor)[:4] == ["name", "data_type", "shape", "data"]
+            assert tensor["name"] == expected["name"]
+            assert tensor["data_type"] == expected["data_type"]
+            assert tensor["shape"] == expected["shape"]
+            assert len(tensor["data"]) == expected["shape"][0]
+            assert all(isinstance(v, float) for v in tensor["data"])
