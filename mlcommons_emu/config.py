@@ -30,6 +30,9 @@ class Config:
     nodes: tuple[NodeSpec, ...] = attrs.field(default=DEFAULT_CLUSTER, converter=_nodes)
     seed: int | None = None
     allow_network: bool = False
+    #: access key -> secret (or (secret, session token)) the AWS fakes verify SigV4 against;
+    #: empty: any well-formed signature is accepted
+    aws_credentials: dict[str, object] = attrs.field(factory=dict, converter=dict)
     #: host (or ``*.suffix``) -> "fake" | "network" | base URL, overriding the built-in fakes
     routes: dict[str, str] = attrs.field(factory=dict, converter=dict)
     progression: str = attrs.field(default="immediate", validator=attrs.validators.in_(("immediate",)))

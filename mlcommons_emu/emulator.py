@@ -67,6 +67,11 @@ class Emulator:
         await store.create_schema()
         self._store = store
         self.providers = default_providers()
+        if self.config.aws_credentials:
+            for provider in self.providers.values():
+                verifier = getattr(provider, "verifier", None)
+                if verifier is not None:
+                    verifier.set_credentials(self.config.aws_credentials)
         fallback = None
         if self.config.allow_network:
             from mlcommons_emu.connectors.transports.http import HttpTransport

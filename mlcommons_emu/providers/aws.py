@@ -253,16 +253,22 @@ class SigV4Verifier:
     ) -> None:
         self.service = service
         self.credentials: dict[str, tuple[str, str | None]] | None = None
-        if credentials is not None:
-            self.credentials = {}
-            for key, spec in credentials.items():
-                if isinstance(spec, str):
-                    self.credentials[key] = (spec, None)
-                else:
-                    secret, token = spec
-                    self.credentials[key] = (secret, token)
+        self.set_credentials(credentials)
         self.clock = clock
         self.max_skew = max_skew
+
+    def set_credentials(self, credentials: Credentials | None) -> None:
+        """The test keys whose signatures are checked; None accepts any well-formed one."""
+        if credentials is None:
+            self.credentials = None
+            return
+        self.credentials = {}
+        for key, spec in credentials.items():
+            if isinstance(spec, str):
+                self.credentials[key] = (spec, None)
+            else:
+                secret, token = spec
+                self.credentials[key] = (secret, token)
 
     def now(self) -> _dt.datetime:
         if self.clock is None:

@@ -1245,6 +1245,7 @@ class FakeOpenAI:
                 "x-ratelimit-limit-requests": str(limit),
                 "x-ratelimit-remaining-requests": "0",
                 "x-ratelimit-reset-requests": f"{retry_after}s",
+                "retry-after": str(retry_after),
             },
         )
 
