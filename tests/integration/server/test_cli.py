@@ -93,3 +93,23 @@ def test_unsupported_version_is_refused():
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
     assert "unsupported OpenSearch version 1.3.0" in proc.stderr
+
+
+def test_providers_serve_answers_by_host_header():
+    proc = subprocess.Popen([sys.executable, "-m", "mlcommons_emu", "providers", "serve", "--port", "0"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        line = proc.stdout.readline()
+        assert line.startswith("mlcommons-emu fake providers ready on http://127.0.0.1:"), line
+        url = line.split(" on ", 1)[1].split(" ", 1)[0]
+        request = urllib.request.Request(
+            url + "/v1/embeddings", method="POST",
+            data=json.dumps({"model": "text-embedding-3-small", "input": "hi"}).encode(),
+            headers={"Host": "api.openai.com", "Content-Type": "application/json",
+                     "Authorization": "Bearer sk-test"})
+        with urllib.request.urlopen(request, timeout=30) as response:
+            body = json.loads(response.read())
+        assert body["object"] == "list" and len(body["data"][0]["embedding"]) == 1536
+    finally:
+        assert stop(proc) == 0
