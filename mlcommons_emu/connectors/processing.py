@@ -90,18 +90,49 @@ def _bedrock_rerank(docs: list[Any], query: str | None) -> dict[str, str]:
 
 PreFunction = Callable[[list[Any], "str | None"], dict[str, str]]
 
-#: name -> (function, release it appeared in); in 2.9 the built-ins were Painless scripts
-#: shipped with the plugin, the same shapes for the names that existed then.
+def _nova(key: str, error: str | None = None) -> PreFunction:
+    def nova(docs: list[Any], query: str | None) -> dict[str, str]:
+        _docs_only(docs, query)
+        if not docs or docs[0] is None:
+            raise IllegalArgumentError(error or "No input provided")
+        return {key: _escaped(docs[0])}
+    return nova
+
+
+def _nova_embedding(docs: list[Any], query: str | None) -> dict[str, str]:
+    """bedrock.nova.embedding: a JSON object names its modality, else the doc is text."""
+    _docs_only(docs, query)
+    if not docs or docs[0] is None:
+        raise IllegalArgumentError("No input provided")
+    try:
+        value = json.loads(docs[0])
+    except (TypeError, ValueError):
+        value = None
+    if isinstance(value, dict):
+        for key in ("text", "image", "video", "audio"):
+            if key in value:
+                item = value[key]
+                return {key: _escaped(item) if isinstance(item, str) else _json_list(item)}
+    return {"text": _escaped(docs[0])}
+
+
+#: name -> (function, first release with it: MLPreProcessFunction at each tag); in 2.9 the
+#: two built-ins were Painless scripts shipped with the plugin, with the same shapes
 _PRE: dict[str, tuple[PreFunction, tuple[int, int]]] = {
     "connector.pre_process.openai.embedding": (_openai_embedding, (2, 9)),
     "connector.pre_process.cohere.embedding": (_cohere_embedding, (2, 9)),
     "connector.pre_process.default.embedding": (_openai_embedding, (2, 11)),
-    "connector.pre_process.bedrock.embedding": (_bedrock_embedding, (2, 11)),
-    "connector.pre_process.bedrock.multimodal_embedding": (_bedrock_multimodal, (2, 14)),
-    "connector.pre_process.cohere.multimodal_embedding": (_cohere_multimodal, (2, 15)),
+    "connector.pre_process.bedrock.embedding": (_bedrock_embedding, (2, 12)),
     "connector.pre_process.cohere.rerank": (_rerank, (2, 12)),
     "connector.pre_process.default.rerank": (_rerank, (2, 12)),
+    "connector.pre_process.bedrock.multimodal_embedding": (_bedrock_multimodal, (2, 16)),
+    "connector.pre_process.cohere.multimodal_embedding": (_cohere_multimodal, (2, 19)),
     "connector.pre_process.bedrock.rerank": (_bedrock_rerank, (2, 19)),
+    "connector.pre_process.bedrock.nova.text_embedding": (_nova("inputText"), (3, 4)),
+    "connector.pre_process.bedrock.nova.image_embedding": (_nova("inputImage", "No input image provided"), (3, 4)),
+    "connector.pre_process.bedrock.nova.video_embedding": (_nova("inputVideo"), (3, 4)),
+    "connector.pre_process.bedrock.nova.audio_embedding": (_nova("inputAudio"), (3, 4)),
+    "connector.pre_process.bedrock.nova.embedding": (_nova_embedding, (3, 5)),
 }
 
 
@@ -328,24 +359,25 @@ def _passthrough(value: Any, data_type: str) -> list[dict[str, Any]]:
 
 PostFunction = Callable[[Any, str], list[dict[str, Any]]]
 
-#: name -> (default JsonPath, function, release it appeared in)
+#: name -> (default JsonPath, function, first release with it: MLPostProcessFunction)
 _POST: dict[str, tuple[str, PostFunction, tuple[int, int]]] = {
     "connector.post_process.openai.embedding": ("$.data[*].embedding", _list_of_lists, (2, 9)),
     "connector.post_process.cohere.embedding": ("$.embeddings", _list_of_lists, (2, 9)),
     "connector.post_process.default.embedding": ("$[*]", _list_of_lists, (2, 11)),
-    "connector.post_process.bedrock.embedding": ("$.embedding", _single_list, (2, 11)),
+    "connector.post_process.bedrock.embedding": ("$.embedding", _single_list, (2, 12)),
     "connector.post_process.cohere.rerank": ("$.results", _cohere_rerank, (2, 12)),
     "connector.post_process.default.rerank": ("$[*]", _cohere_rerank, (2, 12)),
-    "connector.post_process.cohere_v2.embedding.float": ("$.embeddings.float", _list_of_lists, (2, 17)),
-    "connector.post_process.cohere_v2.embedding.int8": ("$.embeddings.int8", _list_of_lists, (2, 17)),
-    "connector.post_process.cohere_v2.embedding.uint8": ("$.embeddings.uint8", _list_of_lists, (2, 17)),
-    "connector.post_process.cohere_v2.embedding.binary": ("$.embeddings.binary", _list_of_lists, (2, 17)),
-    "connector.post_process.cohere_v2.embedding.ubinary": ("$.embeddings.ubinary", _list_of_lists, (2, 17)),
-    "connector.post_process.bedrock_v2.embedding.float": ("$.embeddingsByType.float", _single_list, (2, 17)),
-    "connector.post_process.bedrock_v2.embedding.binary": ("$.embeddingsByType.binary", _single_list, (2, 17)),
-    "connector.post_process.bedrock.batch_job_arn": ("$", _batch_job_arn, (2, 17)),
+    "connector.post_process.bedrock.batch_job_arn": ("$", _batch_job_arn, (2, 18)),
     "connector.post_process.bedrock.rerank": ("$.results", _bedrock_rerank, (2, 19)),
-    "connector.post_process.mlcommons.passthrough": ("$", _passthrough, (3, 0)),
+    "connector.post_process.cohere_v2.embedding.float": ("$.embeddings.float", _list_of_lists, (3, 0)),
+    "connector.post_process.cohere_v2.embedding.int8": ("$.embeddings.int8", _list_of_lists, (3, 0)),
+    "connector.post_process.cohere_v2.embedding.uint8": ("$.embeddings.uint8", _list_of_lists, (3, 0)),
+    "connector.post_process.cohere_v2.embedding.binary": ("$.embeddings.binary", _list_of_lists, (3, 0)),
+    "connector.post_process.cohere_v2.embedding.ubinary": ("$.embeddings.ubinary", _list_of_lists, (3, 0)),
+    "connector.post_process.bedrock_v2.embedding.float": ("$.embeddingsByType.float", _single_list, (3, 0)),
+    "connector.post_process.bedrock_v2.embedding.binary": ("$.embeddingsByType.binary", _single_list, (3, 0)),
+    "connector.post_process.mlcommons.passthrough": ("$", _passthrough, (3, 3)),
+    "connector.post_process.bedrock.nova.embedding": ("$.embeddings[*].embedding", _list_of_lists, (3, 4)),
 }
 
 

@@ -47,8 +47,8 @@ class TestPreProcess:
         assert info.value.script == "return params.text_docs;"
 
     def test_names_newer_than_the_release_are_scripts(self):
-        assert p.builtin_pre_process("connector.pre_process.bedrock.embedding", Release.of("2.10.0")) is None
-        assert p.builtin_pre_process("connector.pre_process.bedrock.embedding", Release.of("2.11.0")) is not None
+        assert p.builtin_pre_process("connector.pre_process.bedrock.embedding", Release.of("2.11.0")) is None
+        assert p.builtin_pre_process("connector.pre_process.bedrock.embedding", Release.of("2.12.0")) is not None
 
 
 class TestSplitting:
