@@ -1,13 +1,33 @@
 """Emulator configuration: database, emulated release, cluster shape, network policy."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import attrs
 
 from mlcommons_emu.cluster.nodes import DEFAULT_CLUSTER, NodeSpec
 from mlcommons_emu.domain.release import NEWEST, Release
 
+if TYPE_CHECKING:
+    from mlcommons_emu.security import SecurityConfig
+
 IN_MEMORY = "sqlite+aiosqlite://"
 SERVER_DEFAULT_DATABASE = "sqlite+aiosqlite:///mlcommons-emu.sqlite3"
+
+
+def _security(value: object) -> "SecurityConfig | None":
+    """None/False: no security plugin; True: the demo admin; a path or mapping: that config."""
+    from mlcommons_emu.security import SecurityConfig
+
+    if value is None or value is False:
+        return None
+    if value is True:
+        return SecurityConfig.demo()
+    if isinstance(value, SecurityConfig):
+        return value
+    if isinstance(value, dict):
+        return SecurityConfig.from_mapping(value)
+    return SecurityConfig.load(str(value))
 
 
 def _nodes(value: object) -> tuple[NodeSpec, ...]:
@@ -37,6 +57,8 @@ class Config:
     routes: dict[str, str] = attrs.field(factory=dict, converter=dict)
     progression: str = attrs.field(default="immediate", validator=attrs.validators.in_(("immediate",)))
     cluster_name: str = "mlcommons-emu"
+    #: the emulated security plugin (see mlcommons_emu.security): off by default
+    security: "SecurityConfig | None" = attrs.field(default=None, converter=_security)
 
     @property
     def release(self) -> Release:

@@ -90,6 +90,7 @@ class Emulator:
             clock=self.clock, ids=self.ids, transport=transport, executor=Executor(),
             cipher_factory=self._get_cipher, progression=self.config.progression,
             cluster_name=self.config.cluster_name, cluster_uuid=cluster_uuid,
+            security=self.config.security,
         )
         await deployment.restore_after_restart(self._context)
         return self
@@ -146,6 +147,19 @@ class Emulator:
         return await self.handle(RestRequest(
             method=method.upper(), path=split.path, query=params, headers=all_headers, body=raw, raw_uri=uri))
 
+    def as_user(self, name: str) -> "UserSession":
+        """Act as an internal user of the security plugin (Basic auth with their password)::
+
+            alice = emu.as_user("alice")
+            r = await alice.request("GET", f"/_plugins/_ml/models/{model_id}")
+        """
+        security = self.config.security
+        if security is None:
+            raise RuntimeError("the security plugin is off: start the emulator with security=...")
+        if name not in security.accounts:
+            raise KeyError(f"no internal user {name!r} in the security config")
+        return UserSession(self, name, security.password(name))
+
     # internals --------------------------------------------------------------------------
     def _get_cipher(self) -> Any:
         if self._cipher is None:
@@ -182,3 +196,20 @@ class Emulator:
         value = self.ids.node_id()
         await tx.put(rows.CONFIG_INDEX, "_cluster_uuid", {"uuid": value}, now=self.clock())
         return value
+
+
+class UserSession:
+    """Requests to an emulator sent as one internal user; see :meth:`Emulator.as_user`."""
+
+    def __init__(self, emulator: Emulator, name: str, password: str) -> None:
+        from mlcommons_emu.security import basic_header
+
+        self.emulator = emulator
+        self.name = name
+        self._authorization = basic_header(name, password)
+
+    async def request(self, method: str, path: str, body: Any = None, *,
+                      headers: Mapping[str, str] | None = None,
+                      query: Mapping[str, str] | None = None) -> RestResponse:
+        return await self.emulator.request(method, path, body, query=query,
+                                           headers={"Authorization": self._authorization, **(headers or {})})

@@ -33,6 +33,9 @@ async def _handle(request: web.Request) -> web.StreamResponse:
         return web.Response(status=response.status, headers=headers)
     if isinstance(response.body, dict) and isinstance(response.body.get("error"), str):
         pass  # router errors are JSON too
+    if isinstance(response.body, str):  # the security plugin's plain-text 401
+        return web.Response(status=response.status, body=payload,
+                            headers={**headers, "content-type": "text/plain; charset=UTF-8"})
     return web.Response(status=response.status, body=payload, headers={**headers, "content-type": CONTENT_TYPE})
 
 

@@ -12,7 +12,17 @@ from mlcommons_emu.api import body as bodies
 from mlcommons_emu.api import errors as error_rendering
 from mlcommons_emu.api.messages import RestRequest, RestResponse
 from mlcommons_emu.errors import EmulatorError, IllegalArgumentError, RouterError
-from mlcommons_emu.services import cluster_settings, connectors, deployment, model_groups, models, predict, tasks
+from mlcommons_emu.security import Unauthorized
+from mlcommons_emu.services import (
+    cluster_settings,
+    connectors,
+    deployment,
+    identity,
+    model_groups,
+    models,
+    predict,
+    tasks,
+)
 from mlcommons_emu.services.context import Context
 from mlcommons_emu.services.results import WriteResult
 
@@ -247,6 +257,8 @@ async def dispatch(ctx: Context, request: RestRequest, routes: tuple[Route, ...]
     """Route one request; every failure becomes an OpenSearch error body."""
     try:
         path = _normalise(request.path)
+        # the security plugin authenticates before the router runs: unknown paths get 401 too
+        user = ctx.security.authenticate(request.header("Authorization")) if ctx.security else None
         matches: list[tuple[Route, dict[str, str]]] = []
         for route in routes:
             if ctx.release < route.since:
@@ -261,7 +273,13 @@ async def dispatch(ctx: Context, request: RestRequest, routes: tuple[Route, ...]
         for route, params in matches:
             if request.method in route.methods:
                 bodies.check_content_type(request)
-                response = await route.handler(ctx, request, params)
+                if user is not None:
+                    ctx.security.authorize(user, request.method, path)
+                token = identity.CALLER.set(user)
+                try:
+                    response = await route.handler(ctx, request, params)
+                finally:
+                    identity.CALLER.reset(token)
                 if route.deprecated:
                     response = attrs.evolve(response, headers={
                         **response.headers, "Warning": f'299 OpenSearch-{ctx.release.number} "[{request.method} '
@@ -277,6 +295,8 @@ async def dispatch(ctx: Context, request: RestRequest, routes: tuple[Route, ...]
         raise RouterError(
             f"Incorrect HTTP method for uri [{request.uri}] and method [{request.method}], "
             f"allowed: [{', '.join(allowed)}]", 405)
+    except Unauthorized:
+        return RestResponse(401, "Unauthorized", {"WWW-Authenticate": 'Basic realm="OpenSearch Security"'})
     except EmulatorError as exc:
         return error_rendering.render(exc)
     except Exception as exc:  # noqa: BLE001 - a bug must never leak a traceback
@@ -286,6 +306,8 @@ async def dispatch(ctx: Context, request: RestRequest, routes: tuple[Route, ...]
 def encode(response: RestResponse, *, pretty: bool = False) -> bytes:
     if response.body is None:
         return b""
+    if isinstance(response.body, str):
+        return response.body.encode("utf-8")
     if pretty:
         return json.dumps(response.body, indent=2, ensure_ascii=False).encode("utf-8") + b"\n"
     return json.dumps(response.body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")

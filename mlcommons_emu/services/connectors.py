@@ -8,6 +8,7 @@ import attrs
 from mlcommons_emu.connectors import templating
 from mlcommons_emu.connectors.runtime import check_trusted_url
 from mlcommons_emu.domain import settings as s
+from mlcommons_emu.domain.access import connector_allowed, resolve_connector_access
 from mlcommons_emu.domain.connector import Connector
 from mlcommons_emu.domain.release import Release
 from mlcommons_emu.errors import (
@@ -17,7 +18,7 @@ from mlcommons_emu.errors import (
     MLValidationError,
     StatusError,
 )
-from mlcommons_emu.services import inputs
+from mlcommons_emu.services import identity, inputs
 from mlcommons_emu.services.context import Context
 from mlcommons_emu.services.results import WriteResult
 from mlcommons_emu.store import rows
@@ -65,9 +66,7 @@ async def create(ctx: Context, body: Mapping[str, Any]) -> dict[str, Any]:
         return {"connector_id": "dryRunConnector"}
     connector, access = inputs.parse_connector(body, ctx.release)
     validate_connector(ctx, connector, access)
-    # no security plugin: there is no user, so access control is never in effect
-    if inputs.access_fields_given(access):
-        raise IllegalArgumentError(CONNECTOR_ACCESS_DISABLED)
+    connector = grant_access(ctx, connector, access)
     now = ctx.now()
     connector = encrypt(ctx, connector)
     if ctx.release >= (2, 18):
@@ -76,6 +75,26 @@ async def create(ctx: Context, body: Mapping[str, Any]) -> dict[str, Any]:
     async with ctx.transaction() as repos:
         await repos.connectors.put(connector, create_only=True)
     return {"connector_id": connector.connector_id}
+
+
+def grant_access(ctx: Context, connector: Connector, access: Mapping[str, Any]) -> Connector:
+    """Owner, mode and roles when connector access control is in effect; refusal otherwise."""
+    user = identity.connector_access_user(ctx)
+    if user is None:
+        # no user (no security plugin) or the setting off: access fields are refused
+        if inputs.access_fields_given(access):
+            raise IllegalArgumentError(CONNECTOR_ACCESS_DISABLED)
+        return connector
+    grant = resolve_connector_access(user, access.get("access_mode"), access.get("backend_roles"),
+                                     access.get("add_all_backend_roles"))
+    return attrs.evolve(connector, owner=user.owner_document(ctx.release), access=grant.access,
+                        backend_roles=grant.backend_roles or None)
+
+
+def check_permission(ctx: Context, doc: Mapping[str, Any]) -> bool:
+    """ConnectorAccessControlHelper.hasPermission for the current caller."""
+    user = identity.connector_access_user(ctx)
+    return user is None or connector_allowed(user, doc)
 
 
 def public_document(doc: Mapping[str, Any]) -> dict[str, Any]:
@@ -89,6 +108,11 @@ async def get(ctx: Context, connector_id: str) -> dict[str, Any]:
         doc = await repos.connectors.get_document(connector_id) if exists else None
     if doc is None:
         raise not_found(ctx.release, connector_id, index_missing=not exists)
+    if not check_permission(ctx, doc.source):
+        reason = "You don't have permission to access this connector"
+        if ctx.release >= (2, 12):
+            raise StatusError(reason, 403)
+        raise MLValidationError(reason)
     return public_document(doc.source)
 
 
@@ -110,6 +134,12 @@ async def delete(ctx: Context, connector_id: str) -> WriteResult:
             if release >= (3, 2):
                 raise StatusError("Failed to find connector", 404)
             raise IndexNotFoundError(rows.CONNECTOR_INDEX)
+        if identity.connector_access_user(ctx) is not None:
+            doc = await repos.connectors.get_document(connector_id)
+            if doc is None:
+                raise StatusError(f"Failed to find connector with the provided connector id: {connector_id}", 404)
+            if not check_permission(ctx, doc.source):
+                raise MLValidationError("You are not allowed to delete this connector")
         if await repos.models.exists():
             users = await repos.models.find_documents(connector_id=connector_id)
             if users:

@@ -38,6 +38,8 @@ class Context:
     cluster_uuid: str = ""
     #: registers between their start and their read of the group (see services.models)
     registers_reading: int = 0
+    #: the emulated security plugin; None: not installed (no user, access control inactive)
+    security: Any = None
 
     def now(self) -> int:
         return self.clock()

@@ -20,7 +20,7 @@ from mlcommons_emu.errors import (
     IndexNotFoundError,
     StatusError,
 )
-from mlcommons_emu.services import inputs
+from mlcommons_emu.services import identity, inputs, model_groups
 from mlcommons_emu.services.connectors import check_remote_inference_enabled
 from mlcommons_emu.services.context import Context
 from mlcommons_emu.store import rows
@@ -56,6 +56,7 @@ async def _load_model(ctx: Context, model_id: str) -> Model:
 async def deploy(ctx: Context, model_id: str, body: Mapping[str, Any] | None) -> dict[str, Any]:
     node_ids = inputs.string_list((body or {}).get("node_ids"), "node_ids") if body else None
     model = await _load_model(ctx, model_id)
+    await model_groups.require_model_access(ctx, model.model_group_id, "deploy", model_id)
     check_remote_inference_enabled(ctx)
     task = await start(ctx, model, node_ids or None)
     if ctx.release >= (2, 11):
@@ -171,6 +172,10 @@ async def undeploy(ctx: Context, model_ids: list[str] | None, node_ids: list[str
         model_ids = sorted({m for r in ctx.cluster.nodes for m in r.models})
     if single and release >= (2, 12):
         await _load_model(ctx, model_ids[0])
+    if identity.model_access_user(ctx) is not None:
+        for model_id in model_ids:
+            model = await _load_model(ctx, model_id)
+            await model_groups.require_model_access(ctx, model.model_group_id, "undeploy", model_id)
     targets = [r for r in ctx.cluster.nodes if r.node.up and (not node_ids or r.node_id in node_ids)]
     response: dict[str, Any] = {}
     held_somewhere: set[str] = set()

@@ -3,9 +3,20 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+import attrs
+
+from mlcommons_emu.domain.access import (
+    EmptyRestrictedGroup,
+    apply_group_update,
+    group_allowed,
+    resolve_group_access,
+    validate_group_update,
+)
 from mlcommons_emu.domain.model_group import ModelGroup
 from mlcommons_emu.errors import (
+    EmulatorError,
     IllegalArgumentError,
+    IllegalStateError,
     IndexNotFoundError,
     IOError_,
     MLResourceNotFoundError,
@@ -14,7 +25,7 @@ from mlcommons_emu.errors import (
     ParseError,
     StatusError,
 )
-from mlcommons_emu.services import inputs
+from mlcommons_emu.services import identity, inputs
 from mlcommons_emu.services.context import Context
 from mlcommons_emu.services.results import WriteResult
 from mlcommons_emu.store import rows
@@ -43,7 +54,21 @@ def parse_access(body: Mapping[str, Any], *, lower: bool) -> dict[str, Any]:
     }
 
 
-async def create_in(ctx: Context, repos: Repositories, name: str, description: str | None) -> ModelGroup:
+def resolve_access(ctx: Context, access: Mapping[str, Any]) -> dict[str, Any]:
+    """The access fields a new group is stored with (MLModelGroupManager.createModelGroup)."""
+    user = identity.model_access_user(ctx)
+    if user is None:
+        if inputs.access_fields_given(access):
+            raise IllegalArgumentError(MODEL_ACCESS_DISABLED)
+        return {"access": "public"}
+    grant = resolve_group_access(user, access.get("access_mode"), access.get("backend_roles"),
+                                 access.get("add_all_backend_roles"))
+    return {"access": grant.access, "backend_roles": grant.backend_roles or None,
+            "owner": user.owner_document(ctx.release)}
+
+
+async def create_in(ctx: Context, repos: Repositories, name: str, description: str | None,
+                    access: Mapping[str, Any] | None = None) -> ModelGroup:
     """Index a new group; the name must be unique on its exact (keyword) value."""
     if await repos.model_groups.exists():
         same = await repos.model_groups.find(name=name)
@@ -52,7 +77,7 @@ async def create_in(ctx: Context, repos: Repositories, name: str, description: s
     now = ctx.now()
     group = ModelGroup(
         model_group_id=ctx.ids.document_id(), name=name, latest_version=0, description=description,
-        access="public", created_time=now, last_updated_time=now,
+        created_time=now, last_updated_time=now, **(access or {"access": "public"}),
     )
     await repos.model_groups.put(group, create_only=True)
     return group
@@ -72,10 +97,9 @@ async def register(ctx: Context, body: Mapping[str, Any] | None) -> dict[str, An
             # NullPointerException escapes as a 500, reproduced on purpose
             raise NullPointerError("model group name must not be null")
         raise IllegalArgumentError("model group name is null")
-    if inputs.access_fields_given(access):
-        raise IllegalArgumentError(MODEL_ACCESS_DISABLED)
+    stored_access = resolve_access(ctx, access)
     async with ctx.transaction() as repos:
-        group = await create_in(ctx, repos, name, description)
+        group = await create_in(ctx, repos, name, description, stored_access)
     return {"model_group_id": group.model_group_id, "status": "CREATED"}
 
 
@@ -89,12 +113,71 @@ async def get(ctx: Context, group_id: str) -> dict[str, Any]:
         raise MLResourceNotFoundError("Fail to find model group index")
     if doc is None:
         raise StatusError(f"Failed to find model group with the provided model group id: {group_id}", 404)
+    if not allowed(ctx, doc.source):
+        raise StatusError("User doesn't have privilege to perform this operation on this model group", 403)
     return dict(doc.source)
+
+
+def allowed(ctx: Context, source: Mapping[str, Any]) -> bool:
+    """ModelAccessControlHelper.checkModelGroupPermission for the current caller.
+
+    A restricted group stored without backend roles makes the helper throw
+    ``IllegalStateException("Backend roles shouldn't be null")``: a 500 unless the caller
+    wraps it (predict does, see services.predict).
+    """
+    user = identity.model_access_user(ctx)
+    if user is None:
+        return True
+    try:
+        return group_allowed(user, source)
+    except EmptyRestrictedGroup:
+        raise IllegalStateError("Backend roles shouldn't be null") from None
+
+
+async def check_access(ctx: Context, repos: Repositories, group_id: str | None) -> bool:
+    """ModelAccessControlHelper.validateModelGroupAccess: read the group, then the predicate."""
+    user = identity.model_access_user(ctx)
+    if user is None or user.is_admin or group_id is None:
+        return True
+    doc = await repos.model_groups.get_document(group_id) if await repos.model_groups.exists() else None
+    if doc is None:
+        raise MLResourceNotFoundError("Fail to find model group")
+    return allowed(ctx, doc.source)
+
+
+def _model_denial(ctx: Context, operation: str) -> EmulatorError:
+    """The denial each model operation answers (GetModelTransportAction & co.)."""
+    release = ctx.release
+    capital = operation in ("get", "deploy", "predict") and release < (2, 12) or (
+        operation == "predict" and release < (3, 3))
+    reason = f"User {'Doesn' if capital else 'doesn'}'t have privilege to perform this operation on this model"
+    if release >= (2, 12):
+        return StatusError(reason, 403)
+    return MLValidationError(reason)
+
+
+async def require_model_access(ctx: Context, group_id: str | None, operation: str, model_id: str) -> None:
+    """The model-group check get/delete/deploy/undeploy/predict of a model run first."""
+    if identity.model_access_user(ctx) is None:
+        return
+    if operation == "undeploy" and ctx.release < (2, 12):
+        return  # 2.9-2.11 undeploy checks no access
+    async with ctx.transaction() as repos:
+        try:
+            granted = await check_access(ctx, repos, group_id)
+        except IllegalStateError:
+            if operation == "predict" and ctx.release >= (2, 12):
+                raise StatusError(f"Failed to Validate Access for ModelId {model_id}", 403) from None
+            raise
+    if not granted:
+        raise _model_denial(ctx, operation)
 
 
 async def delete(ctx: Context, group_id: str) -> WriteResult:
     release = ctx.release
     async with ctx.transaction() as repos:
+        if not await check_access(ctx, repos, group_id):
+            raise MLValidationError("User doesn't have privilege to delete this model group")
         if await repos.models.exists():
             if await repos.models.count(model_group_id=group_id):
                 reason = "Cannot delete the model group when it has associated model versions"
@@ -135,8 +218,13 @@ async def update(ctx: Context, group_id: str, body: Mapping[str, Any] | None) ->
                     raise StatusError(
                         f"Failed to find model group with the provided model group id: {group_id}", 404)
                 raise StatusError("Failed to find model group", 404)
-        if inputs.access_fields_given(access):
-            raise IllegalArgumentError(MODEL_ACCESS_DISABLED)
+        user = identity.model_access_user(ctx)
+        if user is None:
+            if inputs.access_fields_given(access):
+                raise IllegalArgumentError(MODEL_ACCESS_DISABLED)
+        elif group is not None:
+            validate_group_update(user, rows.group_to_document(group), access["access_mode"],
+                                  access["backend_roles"], access["add_all_backend_roles"])
         if name is not None and name.strip():
             same = await repos.model_groups.find(name=name) if exists else []
             # 2.9-2.10 never read the current name, so renaming a group to its own name
@@ -155,7 +243,11 @@ async def update(ctx: Context, group_id: str, body: Mapping[str, Any] | None) ->
             changes["name"] = name
         if description is not None and description.strip():
             changes["description"] = description
-        import attrs
-
+        if user is not None:
+            fields: dict[str, Any] = {"access": group.access, "backend_roles": list(group.backend_roles or ())}
+            apply_group_update(fields, user, access["access_mode"], access["backend_roles"],
+                               access["add_all_backend_roles"])
+            changes["access"] = fields["access"]
+            changes["backend_roles"] = tuple(fields["backend_roles"]) or None
         await repos.model_groups.put(attrs.evolve(group, **changes))
     return {"status": "Updated"}

@@ -23,7 +23,8 @@ from mlcommons_emu.errors import (
 from mlcommons_emu.services import connectors as connector_service
 from mlcommons_emu.services import inputs
 from mlcommons_emu.services.context import Context
-from mlcommons_emu.services.model_groups import MODEL_ACCESS_DISABLED, create_in, parse_access
+from mlcommons_emu.services import identity, model_groups
+from mlcommons_emu.services.model_groups import create_in, parse_access
 from mlcommons_emu.services.results import WriteResult
 from mlcommons_emu.store import rows
 from mlcommons_emu.store.repositories import Repositories
@@ -126,6 +127,7 @@ async def register(ctx: Context, body: Mapping[str, Any] | None, *, deploy: bool
         raise ParseError("request body is required")
     request = parse_register(ctx, body)
     release = ctx.release
+    await _check_register_access(ctx, request)
     inline = None
     if request.connector_id is None:
         if request.connector_body is None:
@@ -140,6 +142,15 @@ async def register(ctx: Context, body: Mapping[str, Any] | None, *, deploy: bool
         if inputs.access_fields_given(access):
             raise IllegalArgumentError(connector_service.CONNECTOR_ACCESS_DISABLED)
         inline = connector_service.encrypt(ctx, inline)
+    elif identity.connector_access_user(ctx) is not None:
+        async with ctx.transaction() as repos:
+            exists = await repos.connectors.exists()
+            found = await repos.connectors.get_document(request.connector_id) if exists else None
+        if found is None:
+            raise connector_service.not_found(release, request.connector_id, index_missing=not exists)
+        if not connector_service.check_permission(ctx, found.source):
+            raise IllegalArgumentError(
+                f"You don't have permission to use the connector provided, connector id: {request.connector_id}")
     elif release >= (2, 16):
         async with ctx.transaction() as repos:
             exists = await repos.connectors.exists()
@@ -217,6 +228,27 @@ async def register(ctx: Context, body: Mapping[str, Any] | None, *, deploy: bool
     return response
 
 
+async def _check_register_access(ctx: Context, request: RegisterInput) -> None:
+    """TransportRegisterModelAction.checkUserAccess: the group named or given must be usable."""
+    if identity.model_access_user(ctx) is None:
+        return
+    async with ctx.transaction() as repos:
+        group_id = request.model_group_id
+        if group_id is None:
+            if ctx.release < (2, 11) or not await repos.model_groups.exists():
+                return
+            same = await repos.model_groups.find(name=request.name)
+            if not same:
+                return
+            if not await model_groups.check_access(ctx, repos, same[0].model_group_id):
+                raise IllegalArgumentError(
+                    f"The name {{{request.name}}} you provided is unavailable because it is used by another model "
+                    f"group with id {{{same[0].model_group_id}}} to which you do not have access. Please provide a "
+                    "different name.")
+        elif not await model_groups.check_access(ctx, repos, group_id):
+            raise IllegalArgumentError("You don't have permissions to perform this operation on this model.")
+
+
 async def _wait_for_readers(ctx: Context, limit: float = 0.25) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + limit
@@ -236,9 +268,8 @@ async def _resolve_group(ctx: Context, repos: Repositories, request: RegisterInp
         same = await repos.model_groups.find(name=request.name)
         if same:
             return same[0]
-    if inputs.access_fields_given(request.access):
-        raise IllegalArgumentError(MODEL_ACCESS_DISABLED)
-    return await create_in(ctx, repos, request.name, request.description)
+    access = model_groups.resolve_access(ctx, request.access)
+    return await create_in(ctx, repos, request.name, request.description, access)
 
 
 def _new_model(ctx: Context, request: RegisterInput, group: ModelGroup, inline: Any) -> Model:
@@ -278,6 +309,7 @@ async def get(ctx: Context, model_id: str) -> dict[str, Any]:
         doc = await repos.models.get_document(model_id) if exists else None
     if doc is None:
         raise model_not_found(ctx, model_id, index_missing=not exists)
+    await model_groups.require_model_access(ctx, doc.source.get("model_group_id"), "get", model_id)
     return public_document(doc.source)
 
 
@@ -291,6 +323,8 @@ async def delete(ctx: Context, model_id: str) -> WriteResult:
         model = await repos.models.get(model_id)
         if model is None:
             raise StatusError("Failed to find model", 404)
+    await model_groups.require_model_access(ctx, model.model_group_id, "delete", model_id)
+    async with ctx.transaction() as repos:
         if model.model_state.blocks_delete:
             reason = ("Model cannot be deleted in deploying or deployed state. "
                       "Try undeploy model first then delete")

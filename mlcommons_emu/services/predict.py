@@ -14,7 +14,7 @@ from mlcommons_emu.errors import (
     ParsingError,
     StatusError,
 )
-from mlcommons_emu.services import deployment
+from mlcommons_emu.services import deployment, model_groups
 from mlcommons_emu.services.connectors import check_remote_inference_enabled
 from mlcommons_emu.services.context import Context
 
@@ -44,6 +44,7 @@ async def predict(ctx: Context, model_id: str, body: Mapping[str, Any] | None,
             model = await repos.models.get(model_id) if exists else None
         if model is None:
             raise _predict_not_found(ctx, model_id, index_missing=not exists)
+    await model_groups.require_model_access(ctx, model.model_group_id, "predict", model_id)
     if body is None:
         # RestMLPredictionAction sends failures for a model not cached on the node
         # through its not-found handler, so a missing body is 404 there, 400 otherwise
