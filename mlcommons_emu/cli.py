@@ -39,6 +39,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--route", action="append", default=[], metavar="HOST=TARGET",
                        help="send calls for HOST (or *.suffix) to 'fake', 'network' or a base URL "
                             "such as http://127.0.0.1:9300; repeatable")
+    serve.add_argument("--security", nargs="?", const="demo", default=None, metavar="USERS_FILE",
+                       help="turn on the emulated security plugin: HTTP Basic auth against the users "
+                            "and roles of USERS_FILE (JSON, or YAML; see fixtures/security/users.json); "
+                            "without a file, the demo user admin/admin")
     serve.add_argument("--log-level", default="WARNING")
 
     providers = commands.add_parser("providers", help="the built-in fake providers on their own")
@@ -133,9 +137,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if args.nodes:
         kwargs["nodes"] = args.nodes
+    if args.security:
+        kwargs["security"] = True if args.security == "demo" else args.security
     try:
         config = Config(**kwargs)
-    except ValueError as exc:
+    except (ValueError, OSError) as exc:
         print(f"mlcommons-emu: {exc}", file=sys.stderr)
         return 2
     try:

@@ -52,7 +52,7 @@ class User:
     def describe(self) -> str:
         """How the security plugin prints a user in its denials."""
         return (f"User [name={self.name}, backend_roles=[{', '.join(self.backend_roles)}], "
-                f"requestedTenant={self.requested_tenant}]")
+                f"requestedTenant={self.requested_tenant or 'null'}]")
 
 
 def _owner_name(owner: Any) -> str | None:
