@@ -13,9 +13,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import base64
+import json
+
 import pytest
+from aiohttp.test_utils import TestClient, TestServer
 
 from mlcommons_emu import Emulator
+from mlcommons_emu.api.app import create_app
+from mlcommons_emu.api.messages import RestResponse
+from mlcommons_emu.security import SecurityConfig
 
 USERS_FILE = Path(__file__).resolve().parents[2] / "fixtures" / "security" / "users.json"
 MODES = ("public", "private", "restricted")
@@ -239,6 +246,21 @@ def check(response, user: str, op: str, outcome: str, **fmt: str) -> None:
     assert (response.status, error["type"], error["reason"]) == (status, kind, reason.format(**fmt)), response.body
 
 
+class HttpSession:
+    """The same calls as ``Emulator.as_user`` but over the HTTP server, with Basic auth."""
+
+    def __init__(self, client: TestClient, user: str) -> None:
+        password = SecurityConfig.load(USERS_FILE).password(user)
+        self.client = client
+        self.headers = {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
+
+    async def request(self, method: str, path: str, body=None) -> RestResponse:
+        data = json.dumps(body) if body is not None else None
+        headers = {**self.headers, **({"Content-Type": "application/json"} if data else {})}
+        async with self.client.request(method, path, data=data, headers=headers) as r:
+            return RestResponse(r.status, json.loads(await r.text()), dict(r.headers))
+
+
 @pytest.mark.parametrize("user,op,mode,outcome", cells(MODEL_MATRIX))
 async def test_model_access_matrix(user, op, mode, outcome):
     emu = await start()
@@ -266,5 +288,19 @@ async def test_connector_access_matrix(user, op, mode, outcome):
         check(response, user, op, outcome, connector_id=connector_id)
         exists = await emu.as_user("admin").request("GET", f"{ML}/connectors/{connector_id}")
         assert exists.status == (404 if op == "delete_connector" and outcome == "ok" else 200)
+    finally:
+        await emu.stop()
+
+
+@pytest.mark.parametrize("user,op,mode,outcome",
+                         [cell for cell in cells(MODEL_MATRIX) if cell[2] == "restricted"])
+async def test_model_access_matrix_over_http(user, op, mode, outcome):
+    """The restricted column again, through the HTTP server as a real client sends it."""
+    emu = await start()
+    try:
+        ids = await model_world(emu, mode)
+        async with TestClient(TestServer(create_app(emu))) as client:
+            response = await run_model_operation(HttpSession(client, user), op, ids)
+        check(response, user, op, outcome)
     finally:
         await emu.stop()
