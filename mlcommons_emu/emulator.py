@@ -6,6 +6,8 @@ import logging
 from typing import Any, Mapping
 from urllib.parse import parse_qsl, urlsplit
 
+from mlcommons_emu.api import limits
+from mlcommons_emu.api.limits import HttpLimits
 from mlcommons_emu.api.messages import RestRequest, RestResponse
 from mlcommons_emu.api.routes import dispatch
 from mlcommons_emu.cluster.executor import Executor
@@ -61,24 +63,14 @@ class Emulator:
     async def start(self) -> "Emulator":
         if self._context is not None:
             return self
-        from mlcommons_emu.providers.registry import default_providers
-
         store = Store(self.config.database, schema=self.config.database_schema)
         await store.create_schema()
         self._store = store
-        self.providers = default_providers()
-        if self.config.aws_credentials:
-            for provider in self.providers.values():
-                verifier = getattr(provider, "verifier", None)
-                if verifier is not None:
-                    verifier.set_credentials(self.config.aws_credentials)
-        fallback = None
         if self.config.allow_network:
             from mlcommons_emu.connectors.transports.http import HttpTransport
 
-            fallback = self._http = HttpTransport()
-        transport = self._transport = InProcessTransport(
-            self.providers.values(), fallback=fallback, routes=self.config.routes)
+            self._http = HttpTransport()
+        transport = self._new_providers()
         settings = ClusterSettings(self.release)
         async with store.transaction() as tx:
             settings.persistent.update(await tx.load_settings())
@@ -123,7 +115,19 @@ class Emulator:
         return self._context
 
     # front door -------------------------------------------------------------------------
+    @property
+    def http_limits(self) -> HttpLimits:
+        """``http.max_content_length``, ``http.max_header_size``, ``http.max_initial_line_length``."""
+        return HttpLimits(max_content_length=self.config.max_content_length,
+                          max_header_size=self.config.max_header_size,
+                          max_initial_line_length=self.config.max_initial_line_length)
+
     async def handle(self, request: RestRequest) -> RestResponse:
+        """One request as OpenSearch serves it: its HTTP limits first (an oversized body is
+        413 with no body, an oversized request line or header block 400), then the router."""
+        refused = limits.refusal(request, self.http_limits)
+        if refused is not None:
+            return refused
         return await dispatch(self.context, request)
 
     async def request(self, method: str, path: str, body: Any = None, *,
@@ -160,7 +164,41 @@ class Emulator:
             raise KeyError(f"no internal user {name!r} in the security config")
         return UserSession(self, name, security.password(name))
 
+    async def reset(self) -> None:
+        """Back to a fresh cluster, cheaply, without a restart.
+
+        Connectors, model groups, models and tasks are gone, every setting is back to its
+        default, nothing is deployed, and the fake providers start over (empty journals, no
+        scripted faults).  Node ids, the master key and the cluster uuid stay, as they would
+        on a cluster whose ML indices were deleted.
+        """
+        ctx = self.context
+        await ctx.executor.close()
+        ctx.cluster.drop_all()
+        assert self._store is not None
+        async with self._store.transaction() as tx:
+            await tx.wipe(keep=(rows.CONFIG_INDEX,))
+        ctx.settings.persistent.clear()
+        ctx.settings.transient.clear()
+        await self._transport.close()
+        ctx.transport = self._new_providers()
+        self.ids = ctx.ids = IdGenerator(self.clock, seed=self.config.seed)
+
     # internals --------------------------------------------------------------------------
+    def _new_providers(self) -> InProcessTransport:
+        """Fresh fake providers (keyed by name in ``self.providers``) and the transport to them."""
+        from mlcommons_emu.providers.registry import default_providers
+
+        self.providers = default_providers()
+        if self.config.aws_credentials:
+            for provider in self.providers.values():
+                verifier = getattr(provider, "verifier", None)
+                if verifier is not None:
+                    verifier.set_credentials(self.config.aws_credentials)
+        self._transport = InProcessTransport(self.providers.values(), fallback=self._http,
+                                             routes=self.config.routes)
+        return self._transport
+
     def _get_cipher(self) -> Any:
         if self._cipher is None:
             from mlcommons_emu.connectors.crypto import CredentialCipher

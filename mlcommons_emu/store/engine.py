@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 from typing import Any, AsyncIterator, Iterable
 
 import attrs
@@ -39,6 +40,33 @@ class StoredDocument:
     seq_no: int
     primary_term: int
     source: dict[str, Any]
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _source_text(source: dict[str, Any]) -> str:
+    """The document's JSON as stored.
+
+    A JSON body may carry an escaped lone surrogate (``"\\ud800"``); Jackson reads it into
+    a Java string and writes it back as the same escape, so OpenSearch stores and returns
+    it.  Such a character has no UTF-8 form, so it is kept escaped here too.
+    """
+    text = json.dumps(source, separators=(",", ":"), ensure_ascii=False)
+    return _LONE_SURROGATE.sub(lambda m: "\\u%04x" % ord(m.group()), text)
+
+
+def _storable(text: str) -> bool:
+    """Whether every backend can bind this text: no lone surrogate (no UTF-8 form), no NUL
+    (PostgreSQL text cannot hold one)."""
+    return "\x00" not in text and _LONE_SURROGATE.search(text) is None
+
+
+def _lookup_value(value: Any) -> Any:
+    """A lookup column value every backend can hold: otherwise an escaped form of it."""
+    if isinstance(value, str) and not _storable(value):
+        return "\ufffe" + json.dumps(value)
+    return value
 
 
 def _row_to_doc(row: Any) -> StoredDocument:
@@ -154,6 +182,8 @@ class Transaction:
         return int(row[0]) - 1
 
     async def get(self, index: str, doc_id: str) -> StoredDocument | None:
+        if not _storable(doc_id):
+            return None  # no document can have an id the database cannot even hold
         d = tables.documents
         row = (await self.conn.execute(
             select(d).where(and_(d.c.index_name == index, d.c.doc_id == doc_id))
@@ -164,7 +194,7 @@ class Transaction:
         d = tables.documents
         query = select(d).where(d.c.index_name == index)
         for column, value in lookups.items():
-            query = query.where(d.c[column] == value)
+            query = query.where(d.c[column] == _lookup_value(value))
         query = query.order_by(d.c.seq_no)
         if limit is not None:
             query = query.limit(limit)
@@ -174,11 +204,17 @@ class Transaction:
         d = tables.documents
         query = select(func.count()).select_from(d).where(d.c.index_name == index)
         for column, value in lookups.items():
-            query = query.where(d.c[column] == value)
+            query = query.where(d.c[column] == _lookup_value(value))
         return int((await self.conn.execute(query)).scalar_one())
 
     async def all(self, index: str) -> list[StoredDocument]:
         return await self.find(index)
+
+    async def all_documents(self) -> list[StoredDocument]:
+        """Every document of every index, ordered by index then id (read only)."""
+        d = tables.documents
+        query = select(d).order_by(d.c.index_name, d.c.doc_id)
+        return [_row_to_doc(r) for r in (await self.conn.execute(query)).all()]
 
     async def put(self, index: str, doc_id: str, source: dict[str, Any], *, now: int,
                   lookups: dict[str, Any] | None = None, if_seq_no: int | None = None,
@@ -186,7 +222,7 @@ class Transaction:
         """Index a document (create or overwrite), bumping version and seq_no."""
         await self.ensure_index(index, now)
         d = tables.documents
-        values = {c: (lookups or {}).get(c) for c in LOOKUP_COLUMNS}
+        values = {c: _lookup_value((lookups or {}).get(c)) for c in LOOKUP_COLUMNS}
         current = await self.get(index, doc_id)
         if current is not None and create_only:
             raise VersionConflictError(
@@ -197,7 +233,7 @@ class Transaction:
                 f"[{doc_id}]: version conflict, required seqNo [{if_seq_no}], primary term "
                 f"[{PRIMARY_TERM}]. current document has seqNo [{current_seq}] and primary term [{PRIMARY_TERM}]")
         seq_no = await self._next_seq_no(index)
-        text = json.dumps(source, separators=(",", ":"), ensure_ascii=False)
+        text = _source_text(source)
         if current is None:
             await self.conn.execute(insert(d).values(
                 index_name=index, doc_id=doc_id, version=1, seq_no=seq_no,
@@ -243,6 +279,22 @@ class Transaction:
     async def load_nodes(self) -> dict[str, str]:
         rows = (await self.conn.execute(select(tables.nodes))).all()
         return {r.name: r.node_id for r in rows}
+
+    async def wipe(self, keep: Iterable[str] = ()) -> None:
+        """Drop every index but ``keep`` (documents, counters) and every persistent setting."""
+        kept = tuple(keep)
+        d, i = tables.documents, tables.indices
+        dropped = [r.index_name for r in (await self.conn.execute(
+            select(i.c.index_name).where(i.c.index_name.not_in(kept)))).all()]
+        await self.conn.execute(delete(d).where(d.c.index_name.not_in(kept)))
+        await self.conn.execute(delete(i).where(i.c.index_name.not_in(kept)))
+        await self.conn.execute(delete(tables.settings))
+        if self.conn.dialect.name == "postgresql":
+            schema = (self.conn.sync_connection.get_execution_options()
+                      .get("schema_translate_map") or {}).get(None)
+            for index in dropped:
+                name = f'"{schema}"."{_sequence_name(index)}"' if schema else f'"{_sequence_name(index)}"'
+                await self.conn.execute(text(f"DROP SEQUENCE IF EXISTS {name}"))
 
     async def save_nodes(self, pairs: Iterable[tuple[str, str]]) -> None:
         existing = await self.load_nodes()

@@ -1,0 +1,50 @@
+"""Emulator.reset(): a fresh cluster without a restart."""
+from __future__ import annotations
+
+from mlcommons_emu import Emulator
+from tests.conftest import store_options
+
+ML = "/_plugins/_ml"
+CONNECTOR = {
+    "name": "chat", "version": "1", "protocol": "http", "parameters": {"model": "gpt-3.5-turbo"},
+    "credential": {"openAI_key": "sk-reset"},
+    "actions": [{"action_type": "predict", "method": "POST", "url": "https://api.openai.com/v1/chat/completions",
+                 "headers": {"Authorization": "Bearer ${credential.openAI_key}"},
+                 "request_body": '{ "model": "${parameters.model}", "messages": ${parameters.messages} }'}],
+}
+PREDICT = {"parameters": {"messages": [{"role": "user", "content": "hi"}]}}
+
+
+async def test_reset_forgets_everything_but_node_ids_and_the_master_key(database_url):
+    async with Emulator(database=database_url, seed=5, **store_options(database_url)) as emu:
+        node_ids = [r.node_id for r in emu.context.cluster.nodes]
+        r = await emu.request("PUT", "/_cluster/settings", {"persistent": {
+            "plugins.ml_commons.trusted_connector_endpoints_regex": ["^https://example\\.com/.*$"]}})
+        assert r.status == 200
+        await emu.request("PUT", "/_cluster/settings", {"persistent": {
+            "plugins.ml_commons.trusted_connector_endpoints_regex": None}})
+        connector_id = (await emu.request("POST", f"{ML}/connectors/_create", CONNECTOR)).body["connector_id"]
+        r = await emu.request("POST", f"{ML}/models/_register?deploy=true", {
+            "name": "m", "function_name": "remote", "connector_id": connector_id})
+        model_id = r.body["model_id"]
+        assert (await emu.request("POST", f"{ML}/models/{model_id}/_predict", PREDICT)).status == 200
+        await emu.request("PUT", "/_cluster/settings", {"transient": {"plugins.ml_commons.only_run_on_ml_node": False}})
+        emu.providers["openai"].script.fail(500, {"error": {"message": "scripted"}})
+
+        await emu.reset()
+
+        assert [r.node_id for r in emu.context.cluster.nodes] == node_ids
+        assert not any(r.models for r in emu.context.cluster.nodes)
+        assert (await emu.request("GET", f"{ML}/connectors/{connector_id}")).status == 404
+        assert (await emu.request("GET", f"{ML}/models/{model_id}")).status == 404
+        settings = (await emu.request("GET", "/_cluster/settings")).body
+        assert settings == {"persistent": {}, "transient": {}}
+        assert len(emu.providers["openai"].recorder) == 0
+        # the whole flow works again, with the scripted fault gone and ids as from a fresh start
+        connector_id = (await emu.request("POST", f"{ML}/connectors/_create", CONNECTOR)).body["connector_id"]
+        r = await emu.request("POST", f"{ML}/models/_register?deploy=true", {
+            "name": "m", "function_name": "remote", "connector_id": connector_id})
+        assert r.status == 200, r.body
+        r = await emu.request("POST", f"{ML}/models/{r.body['model_id']}/_predict", PREDICT)
+        assert r.status == 200, r.body
+        assert len(emu.providers["openai"].recorder) == 1
