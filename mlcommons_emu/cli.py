@@ -39,6 +39,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--route", action="append", default=[], metavar="HOST=TARGET",
                        help="send calls for HOST (or *.suffix) to 'fake', 'network' or a base URL "
                             "such as http://127.0.0.1:9300; repeatable")
+    serve.add_argument("--max-content-length", default="100mb", metavar="SIZE",
+                       help="http.max_content_length: larger request bodies get 413 (default 100mb)")
+    serve.add_argument("--max-header-size", default="8kb", metavar="SIZE",
+                       help="http.max_header_size: larger request headers get 400 (default 8kb)")
     serve.add_argument("--security", nargs="?", const="demo", default=None, metavar="USERS_FILE",
                        help="turn on the emulated security plugin: HTTP Basic auth against the users "
                             "and roles of USERS_FILE (JSON, or YAML; see fixtures/security/users.json); "
@@ -129,7 +133,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     kwargs = dict(database=args.database, database_schema=args.database_schema,
                   opensearch_version=args.opensearch_version,
-                  seed=args.seed, allow_network=args.allow_network)
+                  seed=args.seed, allow_network=args.allow_network,
+                  max_content_length=args.max_content_length, max_header_size=args.max_header_size)
     try:
         kwargs["routes"] = _routes(args.route)
     except ValueError as exc:

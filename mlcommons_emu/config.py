@@ -30,6 +30,13 @@ def _security(value: object) -> "SecurityConfig | None":
     return SecurityConfig.load(str(value))
 
 
+def _bytes(value: object) -> int:
+    """A size in bytes, or an OpenSearch size string such as ``"100mb"``."""
+    from mlcommons_emu.api.limits import byte_size
+
+    return byte_size(value)
+
+
 def _nodes(value: object) -> tuple[NodeSpec, ...]:
     if isinstance(value, str):
         return tuple(NodeSpec.parse(part) for part in value.split(",") if part.strip())
@@ -59,6 +66,12 @@ class Config:
     cluster_name: str = "mlcommons-emu"
     #: the emulated security plugin (see mlcommons_emu.security): off by default
     security: "SecurityConfig | None" = attrs.field(default=None, converter=_security)
+    #: ``http.max_content_length``: a larger request body is refused with 413 (default 100mb)
+    max_content_length: int = attrs.field(default=100 * 1024 * 1024, converter=_bytes)
+    #: ``http.max_header_size``: larger request headers are refused with 400 (default 8kb)
+    max_header_size: int = attrs.field(default=8 * 1024, converter=_bytes)
+    #: ``http.max_initial_line_length``: a longer request line is refused with 400 (default 4kb)
+    max_initial_line_length: int = attrs.field(default=4 * 1024, converter=_bytes)
 
     @property
     def release(self) -> Release:

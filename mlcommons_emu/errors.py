@@ -15,6 +15,7 @@ emulated release would throw, and ``api/errors.py`` renders it::
       ParseError                       parse_exception                   400
       ParsingError                     parsing_exception                 400
       JsonParseError                   json_parse_exception              400
+      StreamConstraintsError           stream_constraints_exception      500
       ActionRequestValidationError     action_request_validation_exception 400
       IndexNotFoundError               index_not_found_exception         404
       ResourceNotFoundError            resource_not_found_exception      404
@@ -81,6 +82,17 @@ class ParsingError(EmulatorError):
 class JsonParseError(EmulatorError):
     type = "json_parse_exception"
     status = 400
+
+
+class StreamConstraintsError(EmulatorError):
+    """Jackson's StreamConstraintsException (a body nested too deep, a number too long).
+
+    It is neither a JsonParseException nor an OpenSearchException, so
+    ``ExceptionsHelper.status`` maps it to 500.
+    """
+
+    type = "stream_constraints_exception"
+    status = 500
 
 
 class ActionRequestValidationError(EmulatorError):

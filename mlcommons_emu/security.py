@@ -146,7 +146,7 @@ class SecurityConfig:
             raise Unauthorized("Unauthorized")
         try:
             decoded = base64.b64decode(authorization[6:].strip(), validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
+        except (binascii.Error, ValueError, UnicodeDecodeError):  # ValueError: a non-ASCII header
             raise Unauthorized("Unauthorized") from None
         name, sep, password = decoded.partition(":")
         account = self.accounts.get(name)

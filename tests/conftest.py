@@ -11,6 +11,9 @@ from hypothesis import HealthCheck, settings
 settings.register_profile("dev", max_examples=50, deadline=None)
 settings.register_profile("ci", max_examples=100, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow])
+#: the long CI run; the fuzz tests (tests/fuzz) scale their own example counts by it
+settings.register_profile("ci-long", max_examples=1000, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 POSTGRES_URL = os.environ.get("MLCOMMONS_EMU_TEST_POSTGRES_URL")

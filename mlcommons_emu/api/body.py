@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import json
+import re
+import sys
 from typing import Any
 
 from mlcommons_emu.api.messages import RestRequest
-from mlcommons_emu.errors import JsonParseError, ParsingError, RouterError
+from mlcommons_emu.errors import JsonParseError, ParsingError, RouterError, StreamConstraintsError
 
 _ACCEPTED_TYPES = ("application/json", "application/x-ndjson", "application/vnd.opensearch+json")
 _SOURCE = "[Source: REDACTED (`StreamReadFeature.INCLUDE_SOURCE_IN_LOCATION` disabled)"
@@ -28,18 +30,40 @@ def has_content(request: RestRequest) -> bool:
     return len(request.body) > 0
 
 
+#: Jackson's StreamReadConstraints as OpenSearch configures them (XContentConstraints):
+#: nesting depth 1000 (``opensearch.xcontent.depth.max``); Jackson's own default of 1000
+#: characters for a number
+MAX_DEPTH = 1000
+MAX_NUMBER_LENGTH = 1000
+#: Python frames a body nested MAX_DEPTH deep needs to be parsed and then walked by the
+#: services (each level costs a few frames in the recursive helpers)
+_RECURSION_HEADROOM = 6000
+_TOKENS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"?|[\[\]{}]|-?[0-9][0-9.eE+-]*')
+_LONG_NUMBER = re.compile(r"[0-9][0-9.eE+-]{%d,}" % MAX_NUMBER_LENGTH)
+
+
 def parse_json(request: RestRequest) -> Any:
-    """The body as JSON, or None when there is none; Jackson-style errors otherwise."""
+    """The body as JSON, or None when there is none; Jackson's errors otherwise.
+
+    Malformed JSON is a 400 ``json_parse_exception``.  A body nested deeper than 1000
+    levels, or a number longer than 1000 characters, trips Jackson's stream constraints: a
+    500 ``stream_constraints_exception``, unless a syntax error comes first.
+    """
     if not request.body:
         return None
-    try:
-        text = request.body.decode("utf-8")
-    except UnicodeDecodeError:
-        raise JsonParseError(
-            "Invalid UTF-8 start byte 0x%02x\n at %s; line: 1, column: 1]" % (request.body[0], _SOURCE)
-        ) from None
+    text = _decode(request.body)
     if not text.strip():
         return None
+    _ensure_recursion_headroom()
+    violation = _first_constraint_violation(text)
+    if violation is not None:
+        position, error = violation
+        _raise_syntax_error_before(text, position)
+        raise error
+    return _loads(text)
+
+
+def _loads(text: str) -> Any:
     try:
         return json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_strict_object)
     except _DuplicateField as exc:
@@ -49,16 +73,88 @@ def parse_json(request: RestRequest) -> Any:
         raise JsonParseError(_jackson_message(text, exc)) from None
     except ValueError as exc:
         raise JsonParseError(str(exc)) from None
-    except RecursionError:
-        raise JsonParseError(
-            "Document nesting depth exceeds the maximum allowed (1000)") from None
+
+
+def _decode(body: bytes) -> str:
+    """UTF-8 text; an invalid byte is reported as Jackson's UTF-8 decoder reports it."""
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.reason == "invalid continuation byte" and exc.end < len(body):
+            position, kind = exc.end, "middle"
+        else:
+            position, kind = exc.start, "start"
+        if exc.reason == "unexpected end of data":
+            message = "Unexpected end-of-input in VALUE_STRING"
+        else:
+            message = f"Invalid UTF-8 {kind} byte 0x{body[position]:x}"
+        raise JsonParseError(f"{message}\n at {_byte_location(body, position)}") from None
+
+
+def _byte_location(body: bytes, position: int) -> str:
+    line = body.count(b"\n", 0, position) + 1
+    column = position - body.rfind(b"\n", 0, position) + 1
+    return f"{_SOURCE}; line: {line}, column: {column}]"
+
+
+def _ensure_recursion_headroom() -> None:
+    if sys.getrecursionlimit() < _RECURSION_HEADROOM:
+        sys.setrecursionlimit(_RECURSION_HEADROOM)
+
+
+def _first_constraint_violation(text: str) -> tuple[int, StreamConstraintsError] | None:
+    """Where Jackson's token stream first breaks a stream constraint, if anywhere."""
+    if text.count("[") + text.count("{") <= MAX_DEPTH and _LONG_NUMBER.search(text) is None:
+        return None  # cannot happen: skip the token walk
+    depth = 0
+    for token in _TOKENS.finditer(text):
+        first = token.group()[0]
+        if first == '"':
+            continue
+        if first in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                return token.start(), StreamConstraintsError(
+                    f"Document nesting depth ({depth}) exceeds the maximum allowed ({MAX_DEPTH}, "
+                    "from `StreamReadConstraints.getMaxNestingDepth()`)")
+        elif first in "]}":
+            depth -= 1
+        else:
+            digits = sum(ch.isdigit() for ch in token.group())
+            if digits > MAX_NUMBER_LENGTH:
+                return token.start(), StreamConstraintsError(
+                    f"Number value length ({digits}) exceeds the maximum allowed ({MAX_NUMBER_LENGTH}, "
+                    "from `StreamReadConstraints.getMaxNumberLength()`)")
+    return None
+
+
+def _raise_syntax_error_before(text: str, position: int) -> None:
+    """Jackson reads in order: a syntax error ahead of ``position`` is reported instead."""
+    prefix = text[:position]
+    if not prefix.strip():
+        return
+    try:
+        json.loads(prefix, parse_constant=_reject_constant, object_pairs_hook=_strict_object)
+    except json.JSONDecodeError as exc:
+        if exc.pos < len(prefix.rstrip()):
+            raise JsonParseError(_jackson_message(text, exc)) from None
+    except _DuplicateField as exc:
+        raise JsonParseError(f"Duplicate field '{exc.name}'\n at {_SOURCE}; line: 1, column: 1]") from None
+    except ValueError:
+        return
 
 
 def parse_object(request: RestRequest) -> dict[str, Any] | None:
-    """A JSON object body (ensureExpectedToken START_OBJECT), or None when absent."""
-    value = parse_json(request)
-    if value is None:
+    """A JSON object body (ensureExpectedToken START_OBJECT), or None when there is no body.
+
+    A body of only whitespace has content but no first token (``found [null]``); a JSON
+    ``null`` is the token VALUE_NULL: both are refused like any other non-object.
+    """
+    if not request.body:
         return None
+    value = parse_json(request)
+    if value is None and not request.body.strip():
+        raise ParsingError("Failed to parse object: expecting token of type [START_OBJECT] but found [null]")
     if not isinstance(value, dict):
         found = "START_ARRAY" if isinstance(value, list) else "VALUE_" + _scalar_token(value)
         raise ParsingError(f"Failed to parse object: expecting token of type [START_OBJECT] but found [{found}]")
@@ -66,6 +162,8 @@ def parse_object(request: RestRequest) -> dict[str, Any] | None:
 
 
 def _scalar_token(value: Any) -> str:
+    if value is None:
+        return "NULL"
     if isinstance(value, bool):
         return "BOOLEAN"
     if isinstance(value, str):

@@ -210,6 +210,18 @@ async def predict_algorithm(ctx: Context, request: RestRequest, p: dict[str, str
     return ok(await predict.predict(ctx, p["model_id"], bodies.parse_object(request), algorithm=algorithm))
 
 
+async def batch_predict_model(ctx: Context, request: RestRequest, p: dict[str, str]) -> RestResponse:
+    from mlcommons_emu.services import batch
+
+    return ok(await batch.batch_predict(ctx, p["model_id"], bodies.parse_object(request)))
+
+
+async def cancel_batch_task(ctx: Context, request: RestRequest, p: dict[str, str]) -> RestResponse:
+    from mlcommons_emu.services import batch
+
+    return ok(await batch.cancel_task(ctx, p["task_id"]))
+
+
 async def get_task(ctx: Context, request: RestRequest, p: dict[str, str]) -> RestResponse:
     return ok(await tasks.get(ctx, p["task_id"]))
 
@@ -242,6 +254,8 @@ ROUTES: tuple[Route, ...] = (
     Route(("POST",), f"{ML}/models/_unload", undeploy_model, deprecated=True),
     Route(("POST",), f"{ML}/models/{{model_id}}/_predict", predict_model),
     Route(("POST",), f"{ML}/_predict/{{algorithm}}/{{model_id}}", predict_algorithm),
+    Route(("POST",), f"{ML}/models/{{model_id}}/_batch_predict", batch_predict_model, since=(2, 16)),
+    Route(("POST",), f"{ML}/tasks/{{task_id}}/_cancel", cancel_batch_task, since=(2, 17)),
     Route(("GET",), f"{ML}/tasks/{{task_id}}", get_task),
     Route(("DELETE",), f"{ML}/tasks/{{task_id}}", delete_task),
 )
@@ -303,11 +317,21 @@ async def dispatch(ctx: Context, request: RestRequest, routes: tuple[Route, ...]
         return error_rendering.render_unexpected(exc)
 
 
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def encode(response: RestResponse, *, pretty: bool = False) -> bytes:
+    """The body as OpenSearch writes it: UTF-8 JSON (or the given text).
+
+    A lone surrogate (a Java string can hold one, e.g. read from a ``"\\ud800"`` escape)
+    has no UTF-8 form; Jackson's UTF-8 generator writes it as a ``\\uD800`` escape.
+    """
     if response.body is None:
         return b""
     if isinstance(response.body, str):
         return response.body.encode("utf-8")
     if pretty:
-        return json.dumps(response.body, indent=2, ensure_ascii=False).encode("utf-8") + b"\n"
-    return json.dumps(response.body, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        text = json.dumps(response.body, indent=2, ensure_ascii=False) + "\n"
+    else:
+        text = json.dumps(response.body, separators=(",", ":"), ensure_ascii=False)
+    return _LONE_SURROGATE.sub(lambda m: "\\u%04X" % ord(m.group()), text).encode("utf-8")

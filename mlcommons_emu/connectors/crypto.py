@@ -166,8 +166,9 @@ class CredentialCipher:
         client, provider, algorithm = self._sdk()
         # No encryption context: EncryptorImpl passes none, and adding one would make the
         # message undecryptable by a plugin that does not supply the same context.
+        # plainText.getBytes(UTF_8): a lone surrogate (legal in a Java string) becomes "?"
         message, _header = client.encrypt(
-            source=plaintext.encode("utf-8"),
+            source=plaintext.encode("utf-8", "replace"),
             key_provider=provider,
             algorithm=algorithm,
         )

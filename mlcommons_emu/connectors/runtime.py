@@ -24,6 +24,19 @@ from mlcommons_emu.errors import (
 )
 
 
+def _payload_bytes(payload: str, charset: str) -> bytes:
+    """``payload.getBytes(Charset.forName(charset))`` as the connector executor sends it.
+
+    Java replaces a character the charset cannot encode (a lone surrogate, say) with ``?``;
+    an unknown or illegal charset name is Charset.forName's IllegalArgumentException, whose
+    message is the name itself.
+    """
+    try:
+        return payload.encode(charset, "replace")
+    except (LookupError, ValueError, TypeError):
+        raise IllegalArgumentError(charset) from None
+
+
 @attrs.frozen
 class RuntimeOptions:
     """Settings the runtime reads per call (they are dynamic in the plugin)."""
@@ -66,18 +79,20 @@ class DeployedRemoteModel:
     """What a node holds in memory after deploy (the plugin's RemoteModel + executor).
 
     Credentials are decrypted once, at deploy, and substituted into the predict action's
-    headers then; later predicts reuse them, as RemoteConnectorExecutor does.
+    headers then; later predicts reuse them, as RemoteConnectorExecutor does.  The plugin
+    decrypts the headers of one action (``Connector.decrypt(action)``) and sends them with
+    every action the executor runs; ``header_action`` names that action.
     """
 
     def __init__(self, model_id: str, connector: Connector, credentials: Mapping[str, str],
-                 release: Release, model: Any = None) -> None:
+                 release: Release, model: Any = None, *, header_action: str = "PREDICT") -> None:
         self.model_id = model_id
         #: the node's in-memory copy of the model document (MLModelCacheHelper)
         self.model = model
         self.connector = connector
         self.release = release
         self._credentials = dict(credentials)
-        action = connector.action("PREDICT")
+        action = connector.action(header_action)
         headers = dict(action.headers or {}) if action else {}
         headers = templating.resolve_credential_headers(headers, self._credentials)
         if release < (3, 7):
@@ -130,6 +145,23 @@ class DeployedRemoteModel:
                 raise outcome
         return list(outcomes)  # type: ignore[arg-type]
 
+    async def execute_action(self, action: Any, raw_parameters: Mapping[str, Any], transport: Transport,
+                             options: RuntimeOptions) -> dict[str, Any]:
+        """One call of another connector action (BATCH_PREDICT, BATCH_PREDICT_STATUS,
+        CANCEL_BATCH_PREDICT) with ``parameters`` input: the same parameter merge,
+        templating, URL checks, headers and retries as predict
+        (RemoteConnectorExecutor.executeAction with a RemoteInferenceInputDataSet)."""
+        params = templating.merge_parameters(self.connector.parameters, self._predict_params(raw_parameters),
+                                             predict_wins=self.release >= (2, 12))
+        pre = action.pre_process_function
+        if pre and params.get("pre_process_function.process_remote_inference_input") == "true":
+            from mlcommons_emu.connectors import processing
+
+            if processing.builtin_pre_process(pre, self.release) is None:
+                raise processing.script_error(pre)
+        outbound, params = self._prepare(action, params, options)
+        return await self._send_with_retries(outbound, transport, action, params)
+
     def _predict_action(self) -> Any:
         action = self.connector.action("PREDICT")
         if action is None:
@@ -170,8 +202,9 @@ class DeployedRemoteModel:
         allowed = ("POST", "GET", "PUT", "DELETE") if release >= (3, 5) else ("POST", "GET")
         if method not in allowed:
             raise IllegalArgumentError("unsupported http method")
-        body = (payload or "").encode(params.get("charset") or "utf-8")
-        if method == "POST" and not body:
+        body = _payload_bytes(payload or "", params.get("charset") or "utf-8")
+        if method == "POST" and not body and action.action_type != "CANCEL_BATCH_PREDICT":
+            # ConnectorUtils.buildSdkRequest lets a cancel-batch call go out without a body
             raise IllegalArgumentError("Content length is 0. Aborting request to remote model")
         if not any(k.lower() == "content-type" for k in headers):
             headers["Content-Type"] = "application/json"
@@ -281,6 +314,9 @@ class DeployedRemoteModel:
                     raise StatusError(f"Remote service returned error status {status} with empty body", status)
                 raise IllegalArgumentError("No response from model")
             raise StatusError(f"Error from remote service: {text}", status)
+        if success and action is not None and action.action_type == "CANCEL_BATCH_PREDICT":
+            # MLSdkAsyncHttpResponseHandler keeps only the status code of a cancel-batch call
+            return {"status_code": status}
         if success and not body:
             if release >= (3, 2):
                 raise StatusError("Remote service returned empty response body", 502)

@@ -40,6 +40,8 @@ TASK_TRANSITIONS: dict[TaskState, frozenset[TaskState]] = {
 class TaskType(str, enum.Enum):
     REGISTER_MODEL = "REGISTER_MODEL"
     DEPLOY_MODEL = "DEPLOY_MODEL"
+    #: 2.17+: a remote batch job started by ``_batch_predict`` (the task holds ``remote_job``)
+    BATCH_PREDICTION = "BATCH_PREDICTION"
 
 
 class ModelState(str, enum.Enum):

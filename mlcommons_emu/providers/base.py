@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json as _json
+import re
 import threading
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -41,6 +42,9 @@ def _freeze_headers(headers: HeadersInput) -> CIMultiDictProxy[str]:
     for key, value in items:
         md.add(str(key), str(value))
     return CIMultiDictProxy(md)
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _freeze_body(body: Any) -> bytes:
@@ -117,7 +121,10 @@ class ProviderResponse:
         """Serialise obj as a UTF-8 JSON body; content-type defaults to application/json."""
         # ensure_ascii=False because real APIs send raw UTF-8, and a stable
         # separator choice keeps identical objects byte-identical.
-        body = _json.dumps(obj, ensure_ascii=False).encode("utf-8")
+        # A lone surrogate echoed from a request (a "\ud800" escape) has no UTF-8 form:
+        # it stays a JSON escape, as JSON encoders write it.
+        text = _json.dumps(obj, ensure_ascii=False)
+        body = _LONE_SURROGATE.sub(lambda m: "\\u%04x" % ord(m.group()), text).encode("utf-8")
         hdrs: CIMultiDict[str] = CIMultiDict(_freeze_headers(headers))
         hdrs.setdefault("Content-Type", "application/json")
         return cls(status=status, headers=hdrs, body=body)

@@ -1,4 +1,5 @@
-"""Deterministic in-process fake of the OpenAI REST API (chat, legacy completions, embeddings)."""
+"""Deterministic in-process fake of the OpenAI REST API (chat, legacy completions, embeddings,
+and the Files and Batch APIs that offline batch inference uses)."""
 
 from __future__ import annotations
 
@@ -8,12 +9,17 @@ import json
 import math
 import re
 import struct
+import threading
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from email import policy as _email_policy
+from email.parser import BytesParser
 from typing import Any
+from urllib.parse import parse_qs
 
 from .base import ProviderRequest, ProviderResponse, Recorder, Script
 
-__all__ = ["FakeOpenAI", "OpenAIAPIError"]
+__all__ = ["FakeOpenAI", "OpenAIAPIError", "SAMPLE_BATCH_FILE_ID"]
 
 # --------------------------------------------------------------------------
 # Real OpenAI error texts.  Kept verbatim because connector post-processing
@@ -192,6 +198,38 @@ _LEGACY_DEFAULT_MAX_TOKENS = 16  # /v1/completions default, a classic truncation
 _EMBEDDING_MAX_INPUT_TOKENS = 8191
 _EMBEDDING_MAX_INPUTS = 2048
 _BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+# --------------------------------------------------------------------------
+# Files and Batch API.  A batch reads a JSONL file uploaded with purpose
+# "batch" (one request per line: custom_id, method, url, body), runs every
+# line against one endpoint and writes the results to a "batch_output" file.
+# --------------------------------------------------------------------------
+BATCH_ENDPOINTS = ("/v1/responses", "/v1/chat/completions", "/v1/embeddings", "/v1/completions")
+FILE_PURPOSES = ("assistants", "batch", "fine-tune", "vision", "user_data", "evals")
+#: The statuses of a batch that runs to the end; the fake moves one step per retrieve.
+BATCH_PROGRESSION = ("validating", "in_progress", "finalizing", "completed")
+BATCH_TERMINAL = frozenset({"completed", "failed", "expired", "cancelled"})
+#: The input file id in ML Commons' published OpenAI batch blueprint; the fake starts with
+#: a file of that id (two /v1/embeddings requests) so the blueprint runs unchanged.
+SAMPLE_BATCH_FILE_ID = "file-YbowBByiyVJN89oSZo2Enu9W"
+SAMPLE_BATCH_INPUT = b"".join(
+    json.dumps({"custom_id": f"request-{i}", "method": "POST", "url": "/v1/embeddings",
+                "body": {"model": "text-embedding-ada-002", "input": text}}).encode() + b"\n"
+    for i, text in enumerate(("What is the meaning of life?", "Hello world"), start=1)
+)
+_BATCH_ARGS = frozenset({"input_file_id", "endpoint", "completion_window", "metadata",
+                         "output_expires_after"})
+_BATCH_MAX_REQUESTS = 50_000
+_BATCH_WINDOW_SECONDS = 24 * 3600
+_FILE_EXPIRY_SECONDS = 30 * 24 * 3600  # files uploaded for batches expire after 30 days
+#: The fake's own clock starts at the created_at of the plugin blueprint's sample batch.
+_BATCH_EPOCH = 1_722_037_257
+_MULTIPART_MESSAGE = (
+    "Invalid Content-Type header ({ctype}), expected multipart/form-data. (HINT: If you're "
+    "using curl, you can pass -H 'Content-Type: multipart/form-data')"
+)
+NOT_JSONL_MESSAGE = "Invalid file format for Batch API. Must be .jsonl"
+BATCH_EXPIRED_LINE_MESSAGE = "This request could not be executed before the completion window expired."
 
 
 class OpenAIAPIError(Exception):
@@ -471,6 +509,91 @@ def _stream_pieces(text: str) -> list[str]:
     return re.findall(r"\s*\S+\s*$|\s*\S+", text) or [""]
 
 
+@dataclass
+class _StoredFile:
+    """An uploaded (or batch-written) file and the metadata the Files API reports."""
+
+    id: str
+    purpose: str
+    filename: str
+    content: bytes
+    created_at: int
+    expires_at: int | None
+
+    def as_object(self) -> dict[str, Any]:
+        return {
+            "object": "file",
+            "id": self.id,
+            "purpose": self.purpose,
+            "filename": self.filename,
+            "bytes": len(self.content),
+            "created_at": self.created_at,
+            "expires_at": self.expires_at,
+            "status": "processed",
+            "status_details": None,
+        }
+
+
+@dataclass
+class _BatchLine:
+    """One validated request line of a batch input file."""
+
+    custom_id: str
+    body: dict[str, Any]
+
+
+@dataclass
+class _StoredBatch:
+    """A batch object (in the shape the API returns it) plus the fake's working state."""
+
+    fields: dict[str, Any]
+    lines: list[_BatchLine] = field(default_factory=list)
+    outputs: list[dict[str, Any]] = field(default_factory=list)
+    failures: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def id(self) -> str:
+        return self.fields["id"]
+
+    @property
+    def status(self) -> str:
+        return self.fields["status"]
+
+    def as_object(self) -> dict[str, Any]:
+        return json.loads(json.dumps(self.fields))
+
+
+def _jsonl(records: list[dict[str, Any]]) -> bytes:
+    return b"".join(json.dumps(r, ensure_ascii=False).encode("utf-8") + b"\n" for r in records)
+
+
+def _decode_body(raw: bytes) -> Any:
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except ValueError:
+        return raw.decode("utf-8", "replace")
+
+
+def _line_error(code: str, message: str, line: int | None, param: str | None = None) -> dict[str, Any]:
+    return {"code": code, "message": message, "param": param, "line": line}
+
+
+def _multipart_fields(content_type: str, body: bytes) -> dict[str, tuple[str | None, bytes]]:
+    """Parse a multipart/form-data body: field name -> (filename, bytes)."""
+    head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode("latin-1")
+    message = BytesParser(policy=_email_policy.HTTP).parsebytes(head + body)
+    fields: dict[str, tuple[str | None, bytes]] = {}
+    if not message.is_multipart():
+        return fields
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        if not isinstance(name, str):
+            continue
+        payload = part.get_payload(decode=True)
+        fields.setdefault(name, (part.get_filename(), payload if isinstance(payload, bytes) else b""))
+    return fields
+
+
 # ------------------------------------------------------------------ provider
 
 
@@ -481,6 +604,18 @@ class FakeOpenAI:
     OpenAI's invalid_api_key 401); by default any non-empty key passes.
     chat_models / completion_models / embedding_models extend the built-in
     catalogue (embedding_models maps name -> vector dimension).
+
+    Files and batches: POST /v1/files (multipart upload), GET /v1/files/{id} and
+    /v1/files/{id}/content, POST /v1/batches, GET /v1/batches/{id}, POST
+    /v1/batches/{id}/cancel and GET /v1/batches.  A new batch answers
+    "validating", as the real service does; each retrieve then moves it one step:
+    in_progress (input validated, or "failed" with line errors), finalizing (every
+    line run through this fake's own endpoint), completed (output_file_id and, if a
+    line failed, error_file_id set).  A cancel answers "cancelling" and the next
+    retrieve "cancelled".  advance_batch() and expire_batch() move a batch without
+    polling.  Ids and timestamps come from counters, so a run is reproducible.
+    sample_batch_file: start with SAMPLE_BATCH_FILE_ID uploaded (the file id of
+    ML Commons' OpenAI batch blueprint).
     """
 
     name = "openai"
@@ -495,6 +630,7 @@ class FakeOpenAI:
         embedding_models: Mapping[str, int] | None = None,
         recorder_size: int = 1000,
         organization: str = "org-fakeopenai",
+        sample_batch_file: bool = True,
     ) -> None:
         self.recorder = Recorder(recorder_size)
         self.script = Script()
@@ -511,6 +647,25 @@ class FakeOpenAI:
             "/v1/completions": {"POST": self._completions},
             "/v1/embeddings": {"POST": self._embeddings},
         }
+        self._resource_routes: list[
+            tuple[re.Pattern[str], dict[str, Callable[[ProviderRequest, str, dict[str, str]], ProviderResponse]]]
+        ] = [
+            (re.compile(r"/v1/files"), {"POST": self._upload_file}),
+            (re.compile(r"/v1/files/(?P<file_id>[^/]+)"), {"GET": self._retrieve_file}),
+            (re.compile(r"/v1/files/(?P<file_id>[^/]+)/content"), {"GET": self._file_content}),
+            (re.compile(r"/v1/batches"), {"POST": self._create_batch, "GET": self._list_batches}),
+            (re.compile(r"/v1/batches/(?P<batch_id>[^/]+)"), {"GET": self._retrieve_batch}),
+            (re.compile(r"/v1/batches/(?P<batch_id>[^/]+)/cancel"), {"POST": self._cancel_batch}),
+        ]
+        self._state_lock = threading.RLock()
+        self._clock = _BATCH_EPOCH
+        self._sequence = 0
+        self._files: dict[str, _StoredFile] = {}
+        self._batches: dict[str, _StoredBatch] = {}
+        if sample_batch_file:
+            self._files[SAMPLE_BATCH_FILE_ID] = _StoredFile(
+                SAMPLE_BATCH_FILE_ID, "batch", "batch_input.jsonl", SAMPLE_BATCH_INPUT,
+                _BATCH_EPOCH - 60, _BATCH_EPOCH - 60 + _FILE_EXPIRY_SECONDS)
 
     # -------------------------------------------------------------- entry
 
@@ -531,13 +686,37 @@ class FakeOpenAI:
         path = request.path
         methods = self._routes.get(path)
         if methods is None:
-            raise OpenAIAPIError(404, f"Invalid URL ({request.method} {path})")
+            return self._dispatch_resource(request)
         handler = methods.get(request.method)
         if handler is None:
             raise OpenAIAPIError(405, f"Invalid method for URL ({request.method} {path})")
         self._authenticate(request)
         body = self._parse_body(request.body)
         return handler(body, self._request_id(request))
+
+    def _dispatch_resource(self, request: ProviderRequest) -> ProviderResponse:
+        """The Files and Batch routes: path parameters, raw (multipart) bodies, shared state."""
+        path = request.path
+        for pattern, methods in self._resource_routes:
+            match = pattern.fullmatch(path)
+            if match is None:
+                continue
+            handler = methods.get(request.method)
+            if handler is None:
+                raise OpenAIAPIError(405, f"Invalid method for URL ({request.method} {path})")
+            self._authenticate(request)
+            with self._state_lock:
+                return handler(request, self._request_id(request), match.groupdict())
+        raise OpenAIAPIError(404, f"Invalid URL ({request.method} {path})")
+
+    def _allowed_methods(self, path: str) -> list[str]:
+        methods = self._routes.get(path)
+        if methods is not None:
+            return sorted(methods)
+        for pattern, resource_methods in self._resource_routes:
+            if pattern.fullmatch(path):
+                return sorted(resource_methods)
+        return []
 
     def _authenticate(self, request: ProviderRequest) -> None:
         auth = request.headers.get("Authorization", "")
@@ -601,7 +780,7 @@ class FakeOpenAI:
     def _error(self, err: OpenAIAPIError, request: ProviderRequest) -> ProviderResponse:
         headers = self._headers(self._request_id(request))
         if err.status == 405:
-            headers["Allow"] = ", ".join(sorted(self._routes.get(request.path, {})))
+            headers["Allow"] = ", ".join(self._allowed_methods(request.path))
         return ProviderResponse.json(err.status, err.body(), headers)
 
     # ------------------------------------------------------------- models
@@ -1211,6 +1390,379 @@ class FakeOpenAI:
         vals = [(u / 4294967295.0) * 2.0 - 1.0 for u in ints]
         norm = math.sqrt(sum(v * v for v in vals)) or 1.0
         return [round(v / norm, 8) for v in vals]
+
+    # ---------------------------------------------------------------- files
+
+    def _tick(self, seconds: int = 1) -> int:
+        """The fake's clock: every event is stamped a fixed step after the previous one."""
+        self._clock += seconds
+        return self._clock
+
+    def _new_id(self, prefix: str, *parts: str) -> str:
+        self._sequence += 1
+        digest = hashlib.sha256("\0".join((prefix, str(self._sequence), *parts)).encode()).digest()
+        return prefix + _base62(digest, 24)
+
+    def _add_file(self, purpose: str, filename: str, content: bytes) -> _StoredFile:
+        """Store an upload after the checks POST /v1/files makes on purpose and format."""
+        if purpose not in FILE_PURPOSES:
+            raise _invalid_value("purpose", purpose, FILE_PURPOSES)
+        if purpose == "batch" and not filename.lower().endswith(".jsonl"):
+            raise OpenAIAPIError(400, NOT_JSONL_MESSAGE)
+        return self._store_file(purpose, filename, content)
+
+    def _store_file(self, purpose: str, filename: str, content: bytes) -> _StoredFile:
+        created = self._tick()
+        expires = created + _FILE_EXPIRY_SECONDS if purpose == "batch" else None
+        stored = _StoredFile(self._new_id("file-", filename), purpose, filename, content, created, expires)
+        self._files[stored.id] = stored
+        return stored
+
+    def _file_or_404(self, file_id: str) -> _StoredFile:
+        stored = self._files.get(file_id)
+        if stored is None:
+            raise OpenAIAPIError(404, f"No such File object: {file_id}", param="id")
+        return stored
+
+    def _upload_file(self, request: ProviderRequest, request_id: str, _: dict[str, str]) -> ProviderResponse:
+        """POST /v1/files: multipart form with ``purpose`` and ``file``; answers the file object."""
+        content_type = request.headers.get("Content-Type", "")
+        if not content_type.lower().startswith("multipart/form-data"):
+            raise OpenAIAPIError(400, _MULTIPART_MESSAGE.format(ctype=content_type or "None"))
+        fields = _multipart_fields(content_type, request.body)
+        if "purpose" not in fields:
+            raise _missing("purpose")
+        upload = fields.get("file")
+        if upload is None or upload[0] is None:
+            raise _missing("file")
+        purpose = fields["purpose"][1].decode("utf-8", "replace").strip()
+        stored = self._add_file(purpose, upload[0], upload[1])
+        return ProviderResponse.json(200, stored.as_object(), self._headers(request_id))
+
+    def _retrieve_file(self, request: ProviderRequest, request_id: str, params: dict[str, str]) -> ProviderResponse:
+        stored = self._file_or_404(params["file_id"])
+        return ProviderResponse.json(200, stored.as_object(), self._headers(request_id))
+
+    def _file_content(self, request: ProviderRequest, request_id: str, params: dict[str, str]) -> ProviderResponse:
+        stored = self._file_or_404(params["file_id"])
+        headers = self._headers(request_id, content_type="application/octet-stream")
+        return ProviderResponse(200, headers, stored.content)
+
+    # -------------------------------------------------------------- batches
+
+    def _batch_or_404(self, batch_id: str) -> _StoredBatch:
+        batch = self._batches.get(batch_id)
+        if batch is None:
+            # The status is what the service answers; its exact wording is not pinned down.
+            raise OpenAIAPIError(404, f"No batch found with id '{batch_id}'.")
+        return batch
+
+    @staticmethod
+    def _required_str(body: Mapping[str, Any], key: str) -> str:
+        value = body.get(key)
+        if value is None:
+            raise _missing(key)
+        if not isinstance(value, str):
+            raise _invalid_type(key, "a string", value)
+        return value
+
+    @staticmethod
+    def _batch_metadata(value: Any) -> dict[str, str] | None:
+        if value is None:
+            return None
+        if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+            raise _invalid_type("metadata", "an object with string values", value)
+        if len(value) > 16:
+            raise OpenAIAPIError(
+                400,
+                "Invalid 'metadata': too many properties. Expected an object with at most 16 "
+                f"properties, but got an object with {len(value)} properties instead.",
+                param="metadata",
+                code="object_above_max_properties",
+            )
+        return dict(value)
+
+    def _create_batch(self, request: ProviderRequest, request_id: str, _: dict[str, str]) -> ProviderResponse:
+        """POST /v1/batches: validate the arguments, answer the new batch ("validating")."""
+        body = self._parse_body(request.body)
+        _check_unknown_args(body, _BATCH_ARGS)
+        file_id = self._required_str(body, "input_file_id")
+        endpoint = self._required_str(body, "endpoint")
+        if endpoint not in BATCH_ENDPOINTS:
+            raise _invalid_value("endpoint", endpoint, BATCH_ENDPOINTS)
+        window = self._required_str(body, "completion_window")
+        if window != "24h":
+            raise _invalid_value("completion_window", window, ("24h",))
+        metadata = self._batch_metadata(body.get("metadata"))
+        source = self._files.get(file_id)
+        if source is None:
+            raise OpenAIAPIError(404, f"No such File object: {file_id}", param="input_file_id")
+        if source.purpose != "batch":
+            raise OpenAIAPIError(
+                400, f"Invalid 'input_file_id': file {file_id} was not uploaded with purpose 'batch'.",
+                param="input_file_id")
+        batch = self._new_batch(file_id, endpoint, metadata)
+        return ProviderResponse.json(200, batch.as_object(), self._headers(request_id))
+
+    def _new_batch(self, file_id: str, endpoint: str, metadata: dict[str, str] | None) -> _StoredBatch:
+        created = self._tick()
+        fields: dict[str, Any] = {
+            "id": self._new_id("batch_", file_id, endpoint),
+            "object": "batch",
+            "endpoint": endpoint,
+            "errors": None,
+            "input_file_id": file_id,
+            "completion_window": "24h",
+            "status": "validating",
+            "output_file_id": None,
+            "error_file_id": None,
+            "created_at": created,
+            "in_progress_at": None,
+            "expires_at": created + _BATCH_WINDOW_SECONDS,
+            "finalizing_at": None,
+            "completed_at": None,
+            "failed_at": None,
+            "expired_at": None,
+            "cancelling_at": None,
+            "cancelled_at": None,
+            "request_counts": {"total": 0, "completed": 0, "failed": 0},
+            "metadata": metadata,
+        }
+        batch = _StoredBatch(fields)
+        self._batches[batch.id] = batch
+        return batch
+
+    def _retrieve_batch(self, request: ProviderRequest, request_id: str, params: dict[str, str]) -> ProviderResponse:
+        """GET /v1/batches/{id}: every retrieve moves the batch one step of its lifecycle."""
+        batch = self._batch_or_404(params["batch_id"])
+        self._advance(batch)
+        return ProviderResponse.json(200, batch.as_object(), self._headers(request_id))
+
+    def _cancel_batch(self, request: ProviderRequest, request_id: str, params: dict[str, str]) -> ProviderResponse:
+        """POST /v1/batches/{id}/cancel: "cancelling" now, "cancelled" on the next retrieve."""
+        batch = self._batch_or_404(params["batch_id"])
+        if batch.status in BATCH_TERMINAL:
+            raise OpenAIAPIError(409, f"Cannot cancel a batch with status '{batch.status}'.")
+        if batch.status != "cancelling":
+            batch.fields["status"] = "cancelling"
+            batch.fields["cancelling_at"] = self._tick()
+        return ProviderResponse.json(200, batch.as_object(), self._headers(request_id))
+
+    def _list_batches(self, request: ProviderRequest, request_id: str, _: dict[str, str]) -> ProviderResponse:
+        """GET /v1/batches: newest first, ``limit`` (1-100, default 20) and ``after`` cursor."""
+        query = parse_qs(request.query)
+        raw_limit = (query.get("limit") or ["20"])[-1]
+        if not re.fullmatch(r"-?\d+", raw_limit):
+            raise _invalid_type("limit", "an integer", raw_limit)
+        limit = _check_range({"limit": int(raw_limit)}, "limit", 1, 100, integer=True)
+        ordered = list(reversed(self._batches.values()))
+        after = (query.get("after") or [None])[-1]
+        ids = [b.id for b in ordered]
+        if after in ids:
+            ordered = ordered[ids.index(after) + 1:]
+        page = [b.as_object() for b in ordered[:limit]]
+        payload = {
+            "object": "list",
+            "data": page,
+            "first_id": page[0]["id"] if page else None,
+            "last_id": page[-1]["id"] if page else None,
+            "has_more": len(ordered) > limit,
+        }
+        return ProviderResponse.json(200, payload, self._headers(request_id))
+
+    # ---------------------------------------------------- batch lifecycle
+
+    def _advance(self, batch: _StoredBatch) -> None:
+        step = {
+            "validating": self._start_batch,
+            "in_progress": self._run_batch,
+            "finalizing": self._complete_batch,
+            "cancelling": self._finish_cancel,
+        }.get(batch.status)
+        if step is not None:
+            step(batch)
+
+    def _start_batch(self, batch: _StoredBatch) -> None:
+        """validating -> in_progress, or -> failed with the input file's line errors."""
+        lines, errors = self._validate_input(batch)
+        if errors:
+            batch.fields.update(status="failed", failed_at=self._tick(),
+                                errors={"object": "list", "data": errors})
+            return
+        batch.lines = lines
+        batch.fields.update(status="in_progress", in_progress_at=self._tick())
+        batch.fields["request_counts"] = {"total": len(lines), "completed": 0, "failed": 0}
+
+    def _run_batch(self, batch: _StoredBatch) -> None:
+        """in_progress -> finalizing: every line answered by this fake's own endpoint."""
+        for line in batch.lines:
+            ok, record = self._run_line(batch, line)
+            (batch.outputs if ok else batch.failures).append(record)
+        batch.fields.update(status="finalizing", finalizing_at=self._tick())
+        batch.fields["request_counts"] = {
+            "total": len(batch.lines), "completed": len(batch.outputs), "failed": len(batch.failures)}
+
+    def _complete_batch(self, batch: _StoredBatch) -> None:
+        """finalizing -> completed: the output (and error) files are written."""
+        self._write_results(batch)
+        batch.fields.update(status="completed", completed_at=self._tick())
+
+    def _finish_cancel(self, batch: _StoredBatch) -> None:
+        """cancelling -> cancelled: whatever had already run is kept in the output files."""
+        self._write_results(batch)
+        batch.fields.update(status="cancelled", cancelled_at=self._tick())
+
+    def _write_results(self, batch: _StoredBatch) -> None:
+        if batch.outputs:
+            output = self._store_file("batch_output", f"{batch.id}_output.jsonl", _jsonl(batch.outputs))
+            batch.fields["output_file_id"] = output.id
+        if batch.failures:
+            failed = self._store_file("batch_output", f"{batch.id}_error.jsonl", _jsonl(batch.failures))
+            batch.fields["error_file_id"] = failed.id
+
+    def _validate_input(self, batch: _StoredBatch) -> tuple[list[_BatchLine], list[dict[str, Any]]]:
+        """Check every line of the input file as the validating phase does."""
+        source = self._files.get(batch.fields["input_file_id"])
+        text = source.content.decode("utf-8", "replace") if source is not None else ""
+        numbered = [(n, raw) for n, raw in enumerate(text.splitlines(), start=1) if raw.strip()]
+        if not numbered:
+            return [], [_line_error("empty_file", "The batch input file is empty.", None)]
+        if len(numbered) > _BATCH_MAX_REQUESTS:
+            return [], [_line_error(
+                "too_many_tasks",
+                f"The batch input file contains more than the maximum of {_BATCH_MAX_REQUESTS} requests.",
+                None)]
+        lines: list[_BatchLine] = []
+        errors: list[dict[str, Any]] = []
+        seen: set[str] = set()
+        model: Any = None
+        for number, raw in numbered:
+            outcome = self._parse_line(number, raw, batch.fields["endpoint"])
+            if isinstance(outcome, dict):
+                errors.append(outcome)
+                continue
+            if outcome.custom_id in seen:
+                errors.append(_line_error(
+                    "duplicate_custom_id",
+                    "The custom_id for this request is a duplicate of another request. The custom_id "
+                    "parameter must be unique for each request in a batch.", number, "custom_id"))
+                continue
+            seen.add(outcome.custom_id)
+            if lines and outcome.body.get("model") != model:
+                errors.append(_line_error(
+                    "model_mismatch",
+                    "The provided model does not match the model of the other requests in this batch. "
+                    "A batch can only use one model.", number, "body.model"))
+                continue
+            model = outcome.body.get("model")
+            lines.append(outcome)
+        return lines, errors
+
+    @staticmethod
+    def _parse_line(number: int, raw: str, endpoint: str) -> _BatchLine | dict[str, Any]:
+        """One input line -> the request, or its line error."""
+        try:
+            item = json.loads(raw)
+        except ValueError:
+            item = None
+        if not isinstance(item, dict):
+            return _line_error("invalid_json_line", "This line is not parseable as valid JSON.", number)
+        custom_id = item.get("custom_id")
+        if not isinstance(custom_id, str) or not custom_id:
+            return _line_error("missing_required_parameter", "Missing required parameter: 'custom_id'.",
+                               number, "custom_id")
+        if item.get("method") != "POST":
+            return _line_error("invalid_value", f"Invalid value: '{item.get('method')}'. "
+                               "Supported values are: 'POST'.", number, "method")
+        if item.get("url") != endpoint:
+            return _line_error("url_mismatch", "The URL provided for this request does not match the "
+                               f"batch endpoint '{endpoint}'.", number, "url")
+        body = item.get("body")
+        if not isinstance(body, dict):
+            return _line_error("missing_required_parameter", "Missing required parameter: 'body'.",
+                               number, "body")
+        return _BatchLine(custom_id, body)
+
+    def _run_line(self, batch: _StoredBatch, line: _BatchLine) -> tuple[bool, dict[str, Any]]:
+        """(succeeded, output record): the line's body sent to the batch's endpoint."""
+        endpoint = batch.fields["endpoint"]
+        request_id = "req_" + hashlib.sha256(f"{batch.id}\0{line.custom_id}".encode()).hexdigest()[:32]
+        handlers: dict[str, Callable[[dict[str, Any], str], ProviderResponse]] = {
+            "/v1/chat/completions": self._chat_completions,
+            "/v1/completions": self._completions,
+            "/v1/embeddings": self._embeddings,
+        }
+        try:
+            handler = handlers.get(endpoint)
+            if handler is None:
+                raise OpenAIAPIError(404, f"Invalid URL (POST {endpoint})")
+            reply = handler(dict(line.body), request_id)
+            status, body = reply.status, _decode_body(reply.body)
+        except OpenAIAPIError as err:
+            status, body = err.status, err.body()
+        record = {
+            "id": self._new_id("batch_req_", batch.id, line.custom_id),
+            "custom_id": line.custom_id,
+            "response": {"status_code": status, "request_id": request_id, "body": body},
+            "error": None,
+        }
+        return 200 <= status < 300, record
+
+    def _expire(self, batch: _StoredBatch) -> None:
+        """The completion window closed: lines not yet run go to the error file."""
+        done = {r["custom_id"] for r in batch.outputs + batch.failures}
+        for line in batch.lines:
+            if line.custom_id not in done:
+                batch.failures.append({
+                    "id": self._new_id("batch_req_", batch.id, line.custom_id),
+                    "custom_id": line.custom_id,
+                    "response": None,
+                    "error": {"code": "batch_expired", "message": BATCH_EXPIRED_LINE_MESSAGE},
+                })
+        self._write_results(batch)
+        batch.fields.update(status="expired", expired_at=self._tick())
+
+    # ------------------------------------------------ direct access for tests
+
+    def upload_file(self, content: bytes | str, *, filename: str = "batch_input.jsonl",
+                    purpose: str = "batch") -> dict[str, Any]:
+        """Store a file as POST /v1/files would (same purpose and format checks), no HTTP."""
+        data = content.encode("utf-8") if isinstance(content, str) else bytes(content)
+        with self._state_lock:
+            return self._add_file(purpose, filename, data).as_object()
+
+    def file_content(self, file_id: str) -> bytes:
+        """The bytes of an uploaded or batch-written file (KeyError when unknown)."""
+        with self._state_lock:
+            return self._files[file_id].content
+
+    def batch(self, batch_id: str) -> dict[str, Any]:
+        """The batch object as it stands, without the step a retrieve would make."""
+        with self._state_lock:
+            return self._batches[batch_id].as_object()
+
+    @property
+    def batch_ids(self) -> list[str]:
+        """Every batch created so far, oldest first."""
+        with self._state_lock:
+            return list(self._batches)
+
+    def advance_batch(self, batch_id: str, to: str = "completed") -> dict[str, Any]:
+        """Move a batch forward (as successive retrieves would) until it reaches ``to`` or ends."""
+        with self._state_lock:
+            batch = self._batches[batch_id]
+            while batch.status != to and batch.status not in BATCH_TERMINAL:
+                self._advance(batch)
+            return batch.as_object()
+
+    def expire_batch(self, batch_id: str) -> dict[str, Any]:
+        """End a running batch as "expired" (its 24h completion window closed)."""
+        with self._state_lock:
+            batch = self._batches[batch_id]
+            if batch.status in BATCH_TERMINAL:
+                raise ValueError(f"batch {batch_id} already ended as {batch.status}")
+            self._expire(batch)
+            return batch.as_object()
 
     # ----------------------------------------------- canned replies for Script
 
