@@ -70,6 +70,7 @@ _ACTIONS: tuple[tuple[frozenset[str], re.Pattern[str], str], ...] = tuple(
         ("DELETE", r"/_plugins/_ml/models/[^/]+", f"{ML}/models/delete"),
         ("POST", r"/_plugins/_ml/_predict/[^/]+/[^/]+", f"{ML}/predict"),
         ("GET,POST", r"/_plugins/_ml/tasks/_search", f"{ML}/tasks/search"),
+        ("POST", r"/_plugins/_ml/tasks/[^/]+/_cancel", f"{ML}/tasks/cancel"),
         ("GET", r"/_plugins/_ml/tasks/[^/]+", f"{ML}/tasks/get"),
         ("DELETE", r"/_plugins/_ml/tasks/[^/]+", f"{ML}/tasks/delete"),
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from mlcommons_emu.domain import settings as s
-from mlcommons_emu.errors import IllegalArgumentError, ParseError
+from mlcommons_emu.errors import ActionRequestValidationError, IllegalArgumentError, ParseError
 from mlcommons_emu.services import deployment
 from mlcommons_emu.services.context import Context
 
@@ -21,6 +21,9 @@ async def update(ctx: Context, body: Mapping[str, Any] | None) -> dict[str, Any]
         if not isinstance(section, dict):
             raise IllegalArgumentError(f"[{scope}] expected an object")
         parsed[scope] = ctx.settings.validate(scope, s.flatten(section))
+    if not any(s.flatten(body.get(scope) or {}) for scope in ("persistent", "transient")):
+        # ClusterUpdateSettingsRequest.validate
+        raise ActionRequestValidationError("no settings to update")
     before = bool(ctx.setting(s.ONLY_RUN_ON_ML_NODE))
     applied = {scope: ctx.settings.apply(scope, values) for scope, values in parsed.items()}
     async with ctx.transaction() as repos:

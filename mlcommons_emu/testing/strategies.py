@@ -171,12 +171,11 @@ def predict_payloads(kind: str = "chat") -> st.SearchStrategy[dict[str, Any]]:
 def settings_updates() -> st.SearchStrategy[dict[str, Any]]:
     """A ``PUT _cluster/settings`` body toggling the ML settings that matter for remote models."""
     prefix = "plugins.ml_commons."
-    toggles = st.fixed_dictionaries({}, optional={
-        prefix + "only_run_on_ml_node": st.booleans(),
-        prefix + "connector_access_control_enabled": st.booleans(),
-        prefix + "model_access_control_enabled": st.booleans(),
-        prefix + "allow_custom_deployment_plan": st.booleans(),
-    })
+    keys = st.sampled_from([prefix + name for name in (
+        "only_run_on_ml_node", "connector_access_control_enabled", "model_access_control_enabled",
+        "allow_custom_deployment_plan")])
+    # at least one setting: an update with none is refused ("no settings to update")
+    toggles = st.dictionaries(keys, st.booleans(), min_size=1)
     return st.tuples(st.sampled_from(["persistent", "transient"]), toggles).map(lambda p: {p[0]: p[1]})
 
 

@@ -402,3 +402,11 @@ async def test_setting_only_run_on_ml_node_to_true_again_changes_nothing(databas
         await put_setting(emu, "only_run_on_ml_node", True)
         assert (await get_model(emu, model_id))["model_state"] == "DEPLOYED"
         assert serving(emu, model_id) == {"d1", "d2"}
+
+
+async def test_a_settings_update_with_no_settings_is_refused(emulator):
+    for body in ({}, {"persistent": {}}, {"persistent": {}, "transient": {}}):
+        r = await emulator.request("PUT", "/_cluster/settings", body)
+        assert r.status == 400
+        assert r.body["error"]["type"] == "action_request_validation_exception"
+        assert r.body["error"]["reason"] == "Validation Failed: 1: no settings to update;"
