@@ -4,18 +4,28 @@ Example::
 
     mlcommons-emu serve --port 9200 --database sqlite:///state.sqlite3
     curl -s http://127.0.0.1:9200/
+
+``mlcommons-emu export`` and ``mlcommons-emu import`` move the connector, model group,
+model and master-key documents of a store to and from a JSON dump (see
+mlcommons_emu.interop).
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
 import logging
+import json
+import os
 import signal
 import sys
-from typing import Sequence
+from pathlib import Path
+from typing import Any, Mapping, Sequence
 
 from mlcommons_emu.config import SERVER_DEFAULT_DATABASE, Config
 from mlcommons_emu.domain.release import NEWEST
+
+#: environment variable holding the master key when --master-key-file is not given
+MASTER_KEY_ENV = "MLCOMMONS_EMU_MASTER_KEY"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,7 +57,19 @@ def build_parser() -> argparse.ArgumentParser:
                        help="turn on the emulated security plugin: HTTP Basic auth against the users "
                             "and roles of USERS_FILE (JSON, or YAML; see fixtures/security/users.json); "
                             "without a file, the demo user admin/admin")
+    serve.add_argument("--master-key-file", default=None, metavar="PATH",
+                       help="file holding the encryption master key (Base64 of 32 bytes, e.g. the "
+                            "master_key of a cluster's .plugins-ml-config document); it replaces the "
+                            f"stored key. Default: ${MASTER_KEY_ENV}, else the stored (or a new) key")
     serve.add_argument("--log-level", default="WARNING")
+
+    export = commands.add_parser("export", help="write the connector, model group, model and master-key "
+                                                "documents of a store as JSON to stdout")
+    _store_arguments(export)
+    load = commands.add_parser("import", help="index the documents of a JSON dump (from export, or "
+                                              "_search responses of a cluster) into a store")
+    _store_arguments(load)
+    load.add_argument("dump", help="the JSON file ('-' reads stdin)")
 
     providers = commands.add_parser("providers", help="the built-in fake providers on their own")
     provider_commands = providers.add_subparsers(dest="providers_command", required=True)
@@ -56,6 +78,92 @@ def build_parser() -> argparse.ArgumentParser:
     gateway.add_argument("--host", default="127.0.0.1")
     gateway.add_argument("--port", type=int, default=9300)
     return parser
+
+
+def _store_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--database", default=SERVER_DEFAULT_DATABASE,
+                        help="SQLAlchemy URL of the store (default: the SQLite file serve uses)")
+    parser.add_argument("--database-schema", default=None,
+                        help="PostgreSQL schema for the emulator's tables (default: the connection's)")
+
+
+def master_key_option(path: str | None, environ: Mapping[str, str]) -> str | None:
+    """The master key from --master-key-file, else from $MLCOMMONS_EMU_MASTER_KEY, else None.
+
+    Surrounding whitespace (a trailing newline) is ignored.  Raises ValueError naming the
+    source, never the value, when the file cannot be read or the key is not Base64 of
+    exactly 32 bytes.
+    """
+    from mlcommons_emu.connectors.crypto import validate_master_key
+
+    if path is not None:
+        source = f"--master-key-file {path}"
+        try:
+            value = Path(path).read_text(encoding="utf-8", errors="replace").strip()
+        except OSError as exc:
+            raise ValueError(f"cannot read {source}: {exc.strerror or exc}") from None
+    else:
+        source, value = f"${MASTER_KEY_ENV}", environ.get(MASTER_KEY_ENV, "").strip()
+        if not value:
+            return None
+    try:
+        return validate_master_key(value)
+    except ValueError as exc:
+        raise ValueError(f"invalid master key in {source}: {exc}") from None
+
+
+async def export_store(database: str, schema: str | None) -> dict[str, Any]:
+    """The dump of a store, read without starting an emulator (nothing is written)."""
+    from mlcommons_emu.interop import read_documents
+    from mlcommons_emu.store.engine import Store
+
+    store = Store(database, schema=schema)
+    try:
+        await store.create_schema()
+        async with store.transaction() as tx:
+            return await read_documents(tx)
+    finally:
+        await store.close()
+
+
+async def import_store(database: str, schema: str | None, docs: Mapping[str, Any]) -> dict[str, int]:
+    """Index a dump into a store without starting an emulator; the next start uses it."""
+    from mlcommons_emu.domain.clock import SystemClock
+    from mlcommons_emu.interop import warn_stranded, write_documents
+    from mlcommons_emu.store.engine import Store
+
+    store = Store(database, schema=schema)
+    try:
+        await store.create_schema()
+        async with store.transaction() as tx:
+            counts, stranded = await write_documents(tx, docs, now=SystemClock()())
+    finally:
+        await store.close()
+    if stranded:
+        warn_stranded(stranded)
+    return counts
+
+
+def _run_export(args: argparse.Namespace) -> int:
+    dump = asyncio.run(export_store(args.database, args.database_schema))
+    json.dump(dump, sys.stdout, ensure_ascii=False, indent=2)
+    sys.stdout.write("\n")
+    return 0
+
+
+def _run_import(args: argparse.Namespace) -> int:
+    try:
+        text = sys.stdin.read() if args.dump == "-" else Path(args.dump).read_text(encoding="utf-8")
+        docs = json.loads(text)
+        counts = asyncio.run(import_store(args.database, args.database_schema, docs))
+    except OSError as exc:
+        print(f"mlcommons-emu: cannot read {args.dump}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    except ValueError as exc:  # json.JSONDecodeError included
+        print(f"mlcommons-emu: {args.dump}: {exc}", file=sys.stderr)
+        return 2
+    print(", ".join(f"{index}: {n}" for index, n in counts.items()), file=sys.stderr)
+    return 0
 
 
 def _routes(values: list[str]) -> dict[str, str]:
@@ -130,6 +238,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                   file=sys.stderr)
             return 1
         return 0
+    if args.command in ("export", "import"):
+        logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+        return _run_export(args) if args.command == "export" else _run_import(args)
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     kwargs = dict(database=args.database, database_schema=args.database_schema,
                   opensearch_version=args.opensearch_version,
@@ -145,6 +256,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.security:
         kwargs["security"] = True if args.security == "demo" else args.security
     try:
+        kwargs["master_key"] = master_key_option(args.master_key_file, os.environ)
         config = Config(**kwargs)
     except (ValueError, OSError) as exc:
         print(f"mlcommons-emu: {exc}", file=sys.stderr)

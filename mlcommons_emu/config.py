@@ -37,6 +37,18 @@ def _bytes(value: object) -> int:
     return byte_size(value)
 
 
+def _master_key(_instance: object, _attribute: object, value: object) -> None:
+    """None, or standard Base64 of exactly 32 bytes; the error never quotes the value."""
+    if value is None:
+        return
+    from mlcommons_emu.connectors.crypto import validate_master_key
+
+    try:
+        validate_master_key(value)
+    except ValueError as exc:
+        raise ValueError(f"invalid master_key: {exc}") from None
+
+
 def _nodes(value: object) -> tuple[NodeSpec, ...]:
     if isinstance(value, str):
         return tuple(NodeSpec.parse(part) for part in value.split(",") if part.strip())
@@ -72,6 +84,9 @@ class Config:
     max_header_size: int = attrs.field(default=8 * 1024, converter=_bytes)
     #: ``http.max_initial_line_length``: a longer request line is refused with 400 (default 4kb)
     max_initial_line_length: int = attrs.field(default=4 * 1024, converter=_bytes)
+    #: the encryption master key (Base64 of 32 bytes) instead of the one in the store's
+    #: ``.plugins-ml-config`` document, which it replaces; None: keep (or create) that one
+    master_key: str | None = attrs.field(default=None, validator=_master_key, repr=False)
 
     @property
     def release(self) -> Release:

@@ -216,16 +216,32 @@ class Emulator:
                 for spec in self.config.nodes]
 
     async def _load_master_key(self, tx: Any) -> str:
-        """The `.plugins-ml-config` master key: created once, on first start, then kept."""
-        doc = await tx.get(rows.CONFIG_INDEX, MASTER_KEY_ID)
-        if doc is not None:
-            return str(doc.source["master_key"])
-        from mlcommons_emu.connectors.crypto import generate_master_key
+        """The master key in force, kept in `.plugins-ml-config` document ``master_key``.
 
-        key = generate_master_key()
-        now = self.clock()
-        await tx.put(rows.CONFIG_INDEX, MASTER_KEY_ID, {"master_key": key, "create_time": now}, now=now)
-        return key
+        ``Config.master_key`` wins: it is written over a stored document holding another
+        key (as on a cluster whose config document was replaced), with a WARNING, since
+        credentials encrypted under the old key then fail to decrypt at deploy.  Without
+        it the stored key is used, or a new one is generated and stored on first start.
+        Neither key is ever logged.  Resets the cached cipher when the key changes.
+        """
+        doc = await tx.get(rows.CONFIG_INDEX, MASTER_KEY_ID)
+        stored = None if doc is None else doc.source.get("master_key")
+        key = self.config.master_key or stored
+        if key is None:
+            from mlcommons_emu.connectors.crypto import generate_master_key
+
+            key = generate_master_key()
+        if stored is not None and key != stored:
+            log.warning("the configured master key differs from the one stored in %s; the stored "
+                        "document is replaced, and credentials encrypted under the other key will "
+                        "fail to decrypt at deploy (deploy task FAILED, model DEPLOY_FAILED)",
+                        rows.CONFIG_INDEX)
+        if key != stored:
+            now = self.clock()
+            await tx.put(rows.CONFIG_INDEX, MASTER_KEY_ID, {"master_key": key, "create_time": now}, now=now)
+        if key != self._master_key:
+            self._master_key, self._cipher = str(key), None
+        return str(key)
 
     async def _cluster_uuid(self, tx: Any) -> str:
         doc = await tx.get(rows.CONFIG_INDEX, "_cluster_uuid")

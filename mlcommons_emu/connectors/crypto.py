@@ -9,9 +9,11 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
+import attrs
+
 from mlcommons_emu.errors import CredentialError
 
-__all__ = ["CredentialCipher", "generate_master_key"]
+__all__ = ["CredentialCipher", "CredentialDecryptError", "generate_master_key", "validate_master_key"]
 
 # ML Commons (org.opensearch.ml.engine.encryptor.EncryptorImpl) generates a 32-byte
 # AES-256 master key, keeps it Base64-encoded (with padding, 44 chars) in the
@@ -31,6 +33,17 @@ _KEY_ID = b""
 def generate_master_key() -> str:
     """Return a fresh master key: standard Base64 (with padding) of 32 random bytes."""
     return base64.b64encode(secrets.token_bytes(_MASTER_KEY_BYTES)).decode("ascii")
+
+
+def validate_master_key(master_key_b64: object) -> str:
+    """Return the key unchanged if it is standard Base64 of exactly 32 bytes.
+
+    Raises ValueError otherwise; the message names the problem, never the value.
+    """
+    if not isinstance(master_key_b64, str):
+        raise ValueError("master key must be a Base64 string")
+    _decode_master_key(master_key_b64)
+    return master_key_b64
 
 
 def _decode_master_key(master_key_b64: str) -> bytes:
@@ -109,20 +122,122 @@ def _custom_provider_class() -> type:
         return _provider_class
 
 
-def _short_cause(exc: BaseException) -> str:
-    """Name the failure without quoting SDK messages, which may carry message bytes."""
+_BAD_CIPHERTEXT = "com.amazonaws.encryptionsdk.exception.BadCiphertextException"
+_CANNOT_UNWRAP = "com.amazonaws.encryptionsdk.exception.CannotUnwrapDataKeyException"
+_UNABLE_TO_DECRYPT = "Unable to decrypt any data keys"
+_COMMITMENT_FAILED = (
+    "Key commitment validation failed. Key identity does not match the identity asserted in "
+    "the message. Halting processing of this message."
+)
+
+
+@attrs.frozen
+class _Failure:
+    """One decrypt failure as the emulator reports it and as the plugin's JVM reports it.
+
+    ``java_exception``/``java_message``: the exception EncryptorImpl.decrypt lets escape
+    (RemoteModel wraps it in an MLException whose message is ``<class>: <message>``);
+    ``root_cause``: the message of the deepest cause, which is what
+    MLExceptionUtils.getRootCauseMessage puts in a deploy task's per-node error.
+    """
+
+    summary: str
+    java_exception: str | None = None
+    java_message: str | None = None
+    root_cause: str | None = None
+
+
+# keyed by the Python SDK's exception class name (its module paths vary between releases)
+_SDK_FAILURES: dict[str, _Failure] = {
+    # the data key did not unwrap under this master key (or a GCM tag failed): the Java
+    # SDK raises CannotUnwrapDataKeyException caused by the JCE's AEADBadTagException
+    "InvalidTag": _Failure("authentication failed (wrong master key or corrupted ciphertext)",
+                           _CANNOT_UNWRAP, _UNABLE_TO_DECRYPT, "Tag mismatch"),
+    "InvalidSignature": _Failure("signature verification failed (corrupted ciphertext)",
+                                 _BAD_CIPHERTEXT, "Bad trailing signature", "Bad trailing signature"),
+    # no encrypted data key names provider "Custom": nothing was even tried
+    "DecryptKeyError": _Failure("unable to decrypt the data key with the configured master key",
+                                _CANNOT_UNWRAP, _UNABLE_TO_DECRYPT, _UNABLE_TO_DECRYPT),
+    "SerializationError": _Failure("malformed ciphertext"),
+    "NotSupportedError": _Failure("malformed ciphertext"),
+    "ActionNotAllowedError": _Failure("unable to decrypt the data key with the configured master key"),
+}
+
+
+def _sdk_failure(exc: BaseException) -> _Failure:
+    """Name an SDK failure without quoting its message, which may carry message bytes."""
     name = type(exc).__name__
-    if name == "InvalidTag":
-        # The data key could not be unwrapped (another master key) or a frame failed its
-        # GCM check (tampered body).
-        return "authentication failed (wrong master key or corrupted ciphertext)"
-    if name == "InvalidSignature":
-        return "signature verification failed (corrupted ciphertext)"
-    if name in {"SerializationError", "NotSupportedError"}:
-        return "malformed ciphertext"
-    if name in {"DecryptKeyError", "MasterKeyProviderError", "ActionNotAllowedError"}:
-        return "unable to decrypt the data key with the configured master key"
-    return name
+    if name == "MasterKeyProviderError" and str(exc) == _COMMITMENT_FAILED:
+        return _Failure("key commitment check failed (corrupted ciphertext)",
+                        _BAD_CIPHERTEXT, _COMMITMENT_FAILED, _COMMITMENT_FAILED)
+    if name == "MasterKeyProviderError":
+        return _SDK_FAILURES["DecryptKeyError"]
+    return _SDK_FAILURES.get(name, _Failure(name))
+
+
+# java.util.Base64.getDecoder(): the basic alphabet, "=" padding optional, nothing else
+_BASE64_VALUES = {c: i for i, c in enumerate(
+    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")}
+_PAD = ord("=")
+
+
+def _java_base64_decode(text: str) -> bytes:
+    """Decode as ``Base64.getDecoder().decode(String)`` does, or raise ValueError with its
+    IllegalArgumentException message.
+
+    Unlike Python's strict decoder it accepts a missing final padding; the string is
+    first turned into ISO-8859-1 bytes, so any other character counts as ``?``.
+    """
+    src = text.encode("latin-1", "replace")
+    if len(src) == 1:
+        raise ValueError("Input byte[] should at least have 2 bytes for base64 bytes")
+    out = bytearray()
+    bits, shift, sp = 0, 18, 0
+    while sp < len(src):
+        byte = src[sp]
+        sp += 1
+        value = _BASE64_VALUES.get(byte)
+        if value is None:
+            if byte != _PAD:
+                signed = byte - 256 if byte > 127 else byte  # Java bytes are signed
+                raise ValueError(f"Illegal base64 character {format(signed, 'x')}")
+            if shift == 6:  # "xx=" must be followed by a second "="
+                if sp == len(src) or src[sp] != _PAD:
+                    raise ValueError("Input byte array has wrong 4-byte ending unit")
+                sp += 1
+            elif shift == 18:  # "=" opening a unit
+                raise ValueError("Input byte array has wrong 4-byte ending unit")
+            break
+        bits |= value << shift
+        shift -= 6
+        if shift < 0:
+            out += bits.to_bytes(3, "big")
+            bits, shift = 0, 18
+    if shift == 12:
+        raise ValueError("Last unit does not have enough valid bits")
+    out += bits.to_bytes(3, "big")[: {18: 0, 6: 1, 0: 2}[shift]]
+    if sp < len(src):
+        raise ValueError(f"Input byte array has incorrect ending byte at {sp}")
+    return bytes(out)
+
+
+class CredentialDecryptError(CredentialError):
+    """A credential value that does not decrypt under the configured master key.
+
+    ``reason`` is the emulator's own short description (never the ciphertext or any
+    plaintext).  ``root_cause`` is the text the plugin records for the node in the
+    deploy task's ``error`` map (e.g. ``Tag mismatch`` for a wrong master key), and
+    ``java_reason`` the message of the MLException the plugin raises around the failure
+    (e.g. ``com.amazonaws.encryptionsdk.exception.CannotUnwrapDataKeyException: Unable
+    to decrypt any data keys``); where the plugin's text is not known both fall back to
+    ``reason``.
+    """
+
+    def __init__(self, failure: _Failure) -> None:
+        super().__init__(f"Failed to decrypt credential: {failure.summary}")
+        self.root_cause = failure.root_cause or self.reason
+        self.java_reason = (f"{failure.java_exception}: {failure.java_message}"
+                            if failure.java_exception else self.reason)
 
 
 class CredentialCipher:
@@ -175,32 +290,28 @@ class CredentialCipher:
         return base64.b64encode(message).decode("ascii")
 
     def decrypt(self, ciphertext_b64: str) -> str:
-        """Reverse :meth:`encrypt`; any failure becomes a CredentialError.
+        """Reverse :meth:`encrypt`; any failure becomes a CredentialDecryptError.
 
-        Messages carry only a short cause, never the ciphertext or (partial) plaintext,
-        because they surface in REST error bodies and logs.
+        The value is Base64-decoded as the plugin's java.util.Base64 decoder does, and the
+        plaintext bytes are read as UTF-8 with replacement characters, as Java's
+        ``new String(bytes)`` does.  Messages carry only a short cause, never the
+        ciphertext or (partial) plaintext, because they surface in REST error bodies,
+        task documents and logs.
         """
+        if not isinstance(ciphertext_b64, str):
+            raise CredentialDecryptError(_Failure("ciphertext is not a string"))
         try:
-            message = base64.b64decode(ciphertext_b64, validate=True)
-        except (binascii.Error, ValueError, TypeError) as exc:
-            raise CredentialError(
-                "Failed to decrypt credential: ciphertext is not valid Base64"
-            ) from exc
+            message = _java_base64_decode(ciphertext_b64)
+        except ValueError as exc:
+            raise CredentialDecryptError(_Failure(
+                "ciphertext is not valid Base64", "java.lang.IllegalArgumentException",
+                str(exc), str(exc))) from None
         try:
             client, provider, _algorithm = self._sdk()
             plaintext, _header = client.decrypt(source=message, key_provider=provider)
         except Exception as exc:  # the SDK raises a wide, version-dependent set of types
-            raise CredentialError(f"Failed to decrypt credential: {_short_cause(exc)}") from exc
-        # Decode outside any ``except`` block: UnicodeDecodeError.object holds the decrypted
-        # bytes, so it must not end up as __cause__/__context__ (tracebacks would show it).
-        text: str | None
-        try:
-            text = plaintext.decode("utf-8")
-        except UnicodeDecodeError:
-            text = None
-        if text is None:
-            raise CredentialError("Failed to decrypt credential: plaintext is not valid UTF-8")
-        return text
+            raise CredentialDecryptError(_sdk_failure(exc)) from exc
+        return bytes(plaintext).decode("utf-8", "replace")
 
     def encrypt_map(self, values: Mapping[str, str]) -> dict[str, str]:
         """Encrypt every value of a connector ``credential`` map, keeping its keys."""

@@ -123,7 +123,7 @@ async def _run(ctx: Context, task: Task, targets: list[str]) -> None:
             await deploy_on_node(ctx, runtime, task.model_id or "")
             succeeded += 1
         except EmulatorError as exc:
-            errors[node_id] = exc.reason
+            errors[node_id] = _node_error(exc)
     async with ctx.transaction() as repos:
         model = await repos.models.get(task.model_id or "")
         if model is None:
@@ -139,6 +139,17 @@ async def _run(ctx: Context, task: Task, targets: list[str]) -> None:
                                                 reset_redeploy_retries=reset and succeeded > 0)
         await repos.models.put(model)
         await repos.tasks.put(done)
+
+
+def _node_error(exc: EmulatorError) -> str:
+    """What a node reports to the coordinator for its failed share of a deploy.
+
+    TransportDeployModelOnNodeAction sends MLExceptionUtils.getRootCauseMessage(e): the
+    message of the deepest cause.  For a credential that does not decrypt that is the
+    JVM's text (``Tag mismatch`` under a wrong master key), kept on the error as
+    ``root_cause``; other errors carry it as their reason.
+    """
+    return str(getattr(exc, "root_cause", None) or exc.reason)
 
 
 async def deploy_on_node(ctx: Context, runtime: NodeRuntime, model_id: str) -> None:
