@@ -92,7 +92,9 @@ class Store:
             if database in ("", ":memory:"):
                 # one shared connection: an in-memory database lives as long as it does
                 kwargs.update(poolclass=StaticPool, connect_args={"check_same_thread": False})
-        engine = create_async_engine(self.url, **kwargs)
+        # hide_parameters: stored documents (the master key among them) never reach
+        # SQLAlchemy's logs or error messages
+        engine = create_async_engine(self.url, hide_parameters=True, **kwargs)
         if schema and not self.is_sqlite:
             engine = engine.execution_options(schema_translate_map={None: schema})
         self.engine: AsyncEngine = engine
