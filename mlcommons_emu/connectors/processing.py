@@ -66,8 +66,13 @@ def _bedrock_embedding(docs: list[Any], query: str | None) -> dict[str, str]:
 
 
 def _bedrock_multimodal(docs: list[Any], query: str | None) -> dict[str, str]:
+    """bedrock.multimodal_embedding: doc 0 is the text, doc 1 (if any) the image.
+
+    Only an empty list or a single null doc is refused; two docs always pass, even both null
+    (each null becomes the text ``null``, as ``gson.toJson(null)`` gives).
+    """
     _docs_only(docs, query)
-    if not docs or (docs[0] is None and (len(docs) < 2 or docs[1] is None)):
+    if not docs or (len(docs) == 1 and docs[0] is None):
         raise IllegalArgumentError("No input text or image provided")
     out = {"inputText": _escaped(docs[0])}
     if len(docs) > 1:
@@ -301,28 +306,49 @@ def _similarity(score: Any) -> dict[str, Any]:
     return {"name": "similarity", "data_type": "FLOAT32", "shape": [1], "data": [score]}
 
 
+def _rerank_index(item: Mapping[str, Any], size: int) -> int:
+    """The ``(Integer)`` cast and array store of the rerank functions.
+
+    A missing or non-integer index (a double, a string, a boolean) fails the cast, and an index
+    past the results (``top_n`` smaller than the documents) overflows the score array: both are
+    the 500 of a failed post-process.
+    """
+    index = item.get("index")
+    if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < size:
+        raise MLError("Fail to execute PREDICT in aws connector")
+    return index
+
+
 def _cohere_rerank(value: Any, data_type: str) -> list[dict[str, Any]]:
-    if not isinstance(value, list) or (value and not isinstance(value[0], dict)):
+    """cohere.rerank / default.rerank: one ``similarity`` tensor per result, in index order.
+
+    Only the first result is validated.  Every ``relevance_score`` is cast to Double: an
+    integer score is a 500, a missing or null one leaves ``null`` in the tensor.
+    """
+    if not isinstance(value, list):
+        raise IllegalArgumentError("Post process function input is not a List.")
+    if value and not isinstance(value[0], dict):
         raise IllegalArgumentError("Post process function input is not a List of Map.")
     if value and ("index" not in value[0] or "relevance_score" not in value[0]):
         raise IllegalArgumentError("The rerank result should contain index and relevance_score.")
     scores: list[Any] = [None] * len(value)
     for item in value:
-        index = int(item["index"])
-        if not 0 <= index < len(scores) or not isinstance(item["relevance_score"], float):
-            # the plugin fills an array sized by the results: an index past it (top_n
-            # smaller than the documents) or an integer score breaks with a 500
+        if not isinstance(item, dict):
             raise MLError("Fail to execute PREDICT in aws connector")
-        scores[index] = item["relevance_score"]
+        index = _rerank_index(item, len(scores))
+        score = item.get("relevance_score")
+        if score is not None and not isinstance(score, float):
+            raise MLError("Fail to execute PREDICT in aws connector")
+        scores[index] = score
     return [_similarity(score) for score in scores]
 
 
-def _bedrock_rerank(value: Any, data_type: str) -> list[dict[str, Any]]:
+def _validate_bedrock_rerank(value: Any) -> None:
+    """BedrockRerankPostProcessFunction.validate: every result, before any is read."""
     if not isinstance(value, list):
         raise IllegalArgumentError("Post process function input is not a List.")
     if not value:
         raise IllegalArgumentError("Post process function input is empty.")
-    scores: list[Any] = [None] * len(value)
     for item in value:
         if not isinstance(item, dict):
             raise IllegalArgumentError("Rerank result is not a Map.")
@@ -332,10 +358,14 @@ def _bedrock_rerank(value: Any, data_type: str) -> list[dict[str, Any]]:
             raise IllegalArgumentError("Rerank result should have both index and relevanceScore.")
         if not isinstance(item["relevanceScore"], float):
             raise IllegalArgumentError("relevanceScore is not BigDecimal or Double.")
-        index = int(item["index"])
-        if not 0 <= index < len(scores):
-            raise MLError("Fail to execute PREDICT in aws connector")
-        scores[index] = item["relevanceScore"]
+
+
+def _bedrock_rerank(value: Any, data_type: str) -> list[dict[str, Any]]:
+    """bedrock.rerank: the Rerank API's ``results`` (``relevanceScore``), in index order."""
+    _validate_bedrock_rerank(value)
+    scores: list[Any] = [None] * len(value)
+    for item in value:
+        scores[_rerank_index(item, len(scores))] = item["relevanceScore"]
     return [_similarity(score) for score in scores]
 
 

@@ -10,7 +10,8 @@ BLUEPRINTS = Path(__file__).resolve().parents[2] / "fixtures" / "blueprints"
 NAMES = sorted(p.stem for p in BLUEPRINTS.glob("*.json"))
 
 #: what the plugin returns for each blueprint: (number of inference_results, tensors per result,
-#: tensor name, data_type, shape) for processed outputs, or the dataAsMap keys for raw ones
+#: tensor name, data_type, shape[, Python type of the data values: float unless given]) for
+#: processed outputs, or the dataAsMap keys for raw ones
 EXPECTED = {
     "openai_chat": {"raw": ["choices", "usage", "object"]},
     "openai_completions": {"raw": ["choices", "usage"]},
@@ -26,6 +27,17 @@ EXPECTED = {
     "bedrock_titan_v2_embedding": {"results": 1, "tensors": 1, "name": "sentence_embedding", "data_type": "FLOAT32", "shape": [512]},
     "sagemaker_embedding": {"results": 1, "tensors": 2, "name": "sentence_embedding", "data_type": "FLOAT32", "shape": [384]},
     "cohere_rerank": {"results": 1, "tensors": 2, "name": "similarity", "data_type": "FLOAT32", "shape": [1]},
+    "cohere_v2_chat": {"raw": ["id", "message", "finish_reason", "usage"]},
+    "bedrock_converse": {"raw": ["output", "stopReason", "usage", "metrics"]},
+    "cohere_v2_embedding": {"results": 1, "tensors": 2, "name": "sentence_embedding", "data_type": "FLOAT32", "shape": [1024]},
+    "cohere_multimodal_embedding": {"results": 1, "tensors": 1, "name": "sentence_embedding", "data_type": "FLOAT32", "shape": [1024]},
+    # input_docs_processed_step_size 2: text and image go in one call
+    "bedrock_titan_multimodal_embedding": {"results": 1, "tensors": 1, "name": "sentence_embedding", "data_type": "FLOAT32", "shape": [1024]},
+    # the data type comes from the JsonPath (".binary"); the 0/1 values stay integers
+    "bedrock_titan_v2_binary_embedding": {"results": 1, "tensors": 1, "name": "sentence_embedding", "data_type": "BINARY", "shape": [1024], "number": int},
+    "bedrock_cohere_rerank": {"results": 1, "tensors": 3, "name": "similarity", "data_type": "FLOAT32", "shape": [1]},
+    "bedrock_rerank": {"results": 1, "tensors": 3, "name": "similarity", "data_type": "FLOAT32", "shape": [1]},
+    "cohere_v2_rerank": {"results": 1, "tensors": 3, "name": "similarity", "data_type": "FLOAT32", "shape": [1]},
     # 2.17+: _batch_predict answers a task, with the provider's batch object in remote_job (2.18+)
     "openai_batch": {"batch": ["id", "object", "endpoint", "input_file_id", "completion_window", "status"]},
 }
@@ -84,4 +96,5 @@ async def test_blueprint_runs_offline(emulator, name):
             assert tensor["data_type"] == expected["data_type"]
             assert tensor["shape"] == expected["shape"]
             assert len(tensor["data"]) == expected["shape"][0]
-            assert all(isinstance(v, float) for v in tensor["data"])
+            number = expected.get("number", float)
+            assert all(isinstance(v, number) and not isinstance(v, bool) for v in tensor["data"])
