@@ -327,7 +327,7 @@ class DeployedRemoteModel:
 
             tensors = processing.post_process(post, text, params, release)
         else:
-            tensors = [{"name": "response", "dataAsMap": _parse_response(text, release)}]
+            tensors = [{"name": "response", "dataAsMap": _raw_response(text, params, release)}]
         element: dict[str, Any] = {}
         if tensors:
             element["output"] = tensors
@@ -348,6 +348,36 @@ def _backoff(policy: str, base: float, n: int) -> float:
     if policy == "exponential_full_jitter":
         return random.uniform(0, base * (2 ** n))
     return base
+
+
+def _raw_response(text: str, params: Mapping[str, str | None], release: Release) -> dict[str, Any]:
+    """``dataAsMap`` of the one ``response`` tensor when no built-in post-process runs (2.8).
+
+    With a ``response_filter`` the JsonPath selects the value first; a path the body does
+    not have falls back to the whole body from 3.7 and was a 500 before.  A selected string
+    holding JSON text is parsed (an LLM that answered JSON in ``content``).
+    """
+    rf = params.get("response_filter")
+    if not rf or not rf.strip():
+        return _parse_response(text, release)
+    from mlcommons_emu.connectors import processing
+
+    document = _parse_response(text, release)
+    source = document["response"] if set(document) == {"response"} else document
+    try:
+        value = processing.json_path(source, rf)
+    except processing.PathNotFoundError:
+        if release >= (3, 7):
+            return document
+        raise MLError("Fail to execute PREDICT in aws connector") from None
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return {"response": value}
+    if isinstance(value, dict):
+        return value
+    return {"response": value}
 
 
 def _parse_response(text: str, release: Release) -> dict[str, Any]:

@@ -28,7 +28,8 @@ EXPECTED = {
     "sagemaker_embedding": {"results": 1, "tensors": 2, "name": "sentence_embedding", "data_type": "FLOAT32", "shape": [384]},
     "cohere_rerank": {"results": 1, "tensors": 2, "name": "similarity", "data_type": "FLOAT32", "shape": [1]},
     "cohere_v2_chat": {"raw": ["id", "message", "finish_reason", "usage"]},
-    "bedrock_converse": {"raw": ["output", "stopReason", "usage", "metrics"]},
+    # the published blueprint filters the reply text out with response_filter
+    "bedrock_converse": {"raw": ["response"]},
     "cohere_v2_embedding": {"results": 1, "tensors": 2, "name": "sentence_embedding", "data_type": "FLOAT32", "shape": [1024]},
     "cohere_multimodal_embedding": {"results": 1, "tensors": 1, "name": "sentence_embedding", "data_type": "FLOAT32", "shape": [1024]},
     # input_docs_processed_step_size 2: text and image go in one call
