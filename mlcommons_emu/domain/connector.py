@@ -19,6 +19,8 @@ class ConnectorAction:
     pre_process_function: str | None = None
     post_process_function: str | None = None
     name: str | None = None
+    #: 3.7+: written to the document only when true (ConnectorAction.toXContent)
+    supports_structured_output: bool = False
 
 
 @attrs.frozen

@@ -137,6 +137,8 @@ def connector_actions(value: Any, release: Release) -> tuple[ConnectorAction, ..
             pre_process_function=text(item.get("pre_process_function"), "pre_process_function"),
             post_process_function=text(item.get("post_process_function"), "post_process_function"),
             name=text(item.get("name"), "name") if release >= (3, 0) else None,
+            supports_structured_output=bool(release >= (3, 7) and boolean(
+                item.get("supports_structured_output"), "supports_structured_output")),
         ))
     return tuple(actions)
 

@@ -29,6 +29,8 @@ def action_to_document(action: ConnectorAction) -> dict[str, Any]:
     _put(doc, "pre_process_function", action.pre_process_function)
     _put(doc, "post_process_function", action.post_process_function)
     _put(doc, "name", action.name)
+    if action.supports_structured_output:
+        doc["supports_structured_output"] = True
     return doc
 
 
@@ -38,6 +40,7 @@ def action_from_document(doc: dict[str, Any]) -> ConnectorAction:
         headers=doc.get("headers"), request_body=doc.get("request_body"),
         pre_process_function=doc.get("pre_process_function"),
         post_process_function=doc.get("post_process_function"), name=doc.get("name"),
+        supports_structured_output=doc.get("supports_structured_output") is True,
     )
 
 

@@ -99,3 +99,19 @@ async def test_blueprint_runs_offline(emulator, name):
             assert len(tensor["data"]) == expected["shape"][0]
             number = expected.get("number", float)
             assert all(isinstance(v, number) and not isinstance(v, bool) for v in tensor["data"])
+
+
+async def test_supports_structured_output_is_kept_from_3_7(database_url):
+    from mlcommons_emu import Emulator
+    from tests.conftest import store_options
+
+    blueprint = json.loads((BLUEPRINTS / "cohere_v2_chat.json").read_text())
+    for version, expected in (("3.8.0", True), ("3.6.0", None)):
+        async with Emulator(database=database_url, opensearch_version=version, **store_options(database_url)) as emu:
+            await emu.request("PUT", "/_cluster/settings", {"persistent": {
+                "plugins.ml_commons.trusted_connector_endpoints_regex": blueprint["trusted_endpoints"]}})
+            r = await emu.request("POST", "/_plugins/_ml/connectors/_create", blueprint["connector"])
+            assert r.status == 200, r.body
+            stored = (await emu.request("GET", f"/_plugins/_ml/connectors/{r.body['connector_id']}")).body
+            assert stored["actions"][0].get("supports_structured_output") is expected
+            await emu.request("DELETE", f"/_plugins/_ml/connectors/{r.body['connector_id']}")
