@@ -103,19 +103,7 @@ class DeployedRemoteModel:
     async def predict(self, raw_parameters: Mapping[str, Any], transport: Transport,
                       options: RuntimeOptions) -> dict[str, Any]:
         """``parameters`` input: one outgoing call, one ``inference_results`` element."""
-        action = self._predict_action()
-        predict_params = self._predict_params(raw_parameters)
-        params = templating.merge_parameters(self.connector.parameters, predict_params,
-                                             predict_wins=self.release >= (2, 12))
-        pre = action.pre_process_function
-        if pre and params.get("pre_process_function.process_remote_inference_input") == "true":
-            from mlcommons_emu.connectors import processing
-
-            # a script asked to process parameters input runs; built-ins are still skipped
-            if processing.builtin_pre_process(pre, self.release) is None:
-                raise processing.script_error(pre)
-        outbound, params = self._prepare(action, params, options)
-        return await self._send_with_retries(outbound, transport, action, params)
+        return await self.execute_action(self._predict_action(), raw_parameters, transport, options)
 
     async def predict_documents(self, text_docs: list[Any], raw_parameters: Mapping[str, Any],
                                 transport: Transport, options: RuntimeOptions, *,
