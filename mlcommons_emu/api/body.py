@@ -51,7 +51,7 @@ def parse_json(request: RestRequest) -> Any:
     """
     if not request.body:
         return None
-    text = _decode(request.body)
+    text = _strip_comments(_decode(request.body))
     if not text.strip():
         return None
     _ensure_recursion_headroom()
@@ -61,6 +61,39 @@ def parse_json(request: RestRequest) -> Any:
         _raise_syntax_error_before(text, position)
         raise error
     return _loads(text)
+
+
+def _strip_comments(text: str) -> str:
+    """Blank out ``//`` and ``/* */`` comments outside strings, keeping every position.
+
+    OpenSearch's JsonXContent enables Jackson's ``ALLOW_COMMENTS``, so bodies pasted from
+    blueprints with ``// choose a model`` notes parse.  Comments become spaces (newlines
+    kept) so error locations still point where Jackson would.
+    """
+    if "/" not in text:
+        return text
+    out = list(text)
+    i, n, in_string = 0, len(text), False
+    while i < n:
+        c = text[i]
+        if in_string:
+            if c == "\\":
+                i += 2
+                continue
+            if c == '"':
+                in_string = False
+        elif c == '"':
+            in_string = True
+        elif c == "/" and i + 1 < n and text[i + 1] in "/*":
+            end = text.find("\n", i) if text[i + 1] == "/" else text.find("*/", i + 2)
+            end = n if end < 0 else (end if text[i + 1] == "/" else end + 2)
+            for j in range(i, end):
+                if out[j] != "\n":
+                    out[j] = " "
+            i = end
+            continue
+        i += 1
+    return "".join(out)
 
 
 def _loads(text: str) -> Any:

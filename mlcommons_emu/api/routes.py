@@ -198,6 +198,10 @@ async def undeploy_model(ctx: Context, request: RestRequest, p: dict[str, str]) 
 
 
 async def predict_model(ctx: Context, request: RestRequest, p: dict[str, str]) -> RestResponse:
+    # RestMLPredictionAction reads ``algorithm`` from the request params, so the query
+    # string can pick the input parser here too (``?algorithm=text_embedding`` + text_docs)
+    if request.query.get("algorithm"):
+        return await predict_algorithm(ctx, request, {**p, "algorithm": request.query["algorithm"]})
     return ok(await predict.predict(ctx, p["model_id"], bodies.parse_object(request)))
 
 

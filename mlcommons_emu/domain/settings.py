@@ -32,25 +32,27 @@ _COHERE = r"^https://api\.cohere\.ai/.*$"
 
 
 def trusted_endpoints_default(release: Release) -> list[str]:
-    """Default of trusted_connector_endpoints_regex by release (MLCommonsSettings)."""
-    regexes = [_SAGEMAKER, _OPENAI, _COHERE]
-    if release >= (2, 11):
-        regexes.append(r"^https://bedrock-runtime\..*[a-z0-9-]\.amazonaws\.com/.*$")
-    if release >= (2, 16):
-        regexes += [
-            r"^https://api\.sagemaker\..*[a-z0-9-]\.amazonaws\.com/.*$",
-            r"^https://bedrock-agent-runtime\..*[a-z0-9-]\.amazonaws\.com/.*$",
-        ]
-    if release >= (2, 18):
-        regexes += [
-            r"^https://bedrock\..*[a-z0-9-]\.amazonaws\.com/.*$",
-            r"^https://api\.deepseek\.com/.*$",
-            r"^https://textract\..*[a-z0-9-]\.amazonaws\.com$",
-            r"^https://comprehend\..*[a-z0-9-]\.amazonaws\.com$",
-            r"^https://rekognition(-fips)?\..*[a-z0-9-]\.amazonaws\.com$",
-        ]
+    """Default of trusted_connector_endpoints_regex by release, in MLCommonsSettings' order
+    (users copy it from ``include_defaults`` and append to it, so the order shows)."""
+    api_sagemaker = r"^https://api\.sagemaker\..*[a-z0-9-]\.amazonaws\.com/.*$"
+    bedrock_runtime = r"^https://bedrock-runtime\..*[a-z0-9-]\.amazonaws\.com/.*$"
+    agent_runtime = r"^https://bedrock-agent-runtime\..*[a-z0-9-]\.amazonaws\.com/.*$"
+    if release < (2, 11):
+        return [_SAGEMAKER, _OPENAI, _COHERE]
+    if release < (2, 16):
+        return [_SAGEMAKER, _OPENAI, _COHERE, bedrock_runtime]
+    if release < (2, 18):
+        return [_SAGEMAKER, api_sagemaker, _OPENAI, _COHERE, bedrock_runtime, agent_runtime]
+    regexes = [_SAGEMAKER, api_sagemaker, _OPENAI, _COHERE]
+    if release >= (2, 19):
+        regexes.append(r"^https://api\.deepseek\.com/.*$")
     if release >= (3, 5):
-        regexes.insert(5, r"^https://generativelanguage\.googleapis\.com/.*$")
+        regexes.append(r"^https://generativelanguage\.googleapis\.com/.*$")
+    regexes += [bedrock_runtime, agent_runtime, r"^https://bedrock\..*[a-z0-9-]\.amazonaws\.com/.*$",
+                r"^https://textract\..*[a-z0-9-]\.amazonaws\.com$",
+                r"^https://comprehend\..*[a-z0-9-]\.amazonaws\.com$"]
+    if release >= (2, 19):
+        regexes.append(r"^https://rekognition(-fips)?\..*[a-z0-9-]\.amazonaws\.com$")
     return regexes
 
 

@@ -115,3 +115,18 @@ async def test_supports_structured_output_is_kept_from_3_7(database_url):
             stored = (await emu.request("GET", f"/_plugins/_ml/connectors/{r.body['connector_id']}")).body
             assert stored["actions"][0].get("supports_structured_output") is expected
             await emu.request("DELETE", f"/_plugins/_ml/connectors/{r.body['connector_id']}")
+
+
+async def test_algorithm_query_parameter_selects_text_docs_input(emulator):
+    blueprint = json.loads((BLUEPRINTS / "bedrock_titan_embedding.json").read_text())
+    r = await emulator.request("POST", "/_plugins/_ml/connectors/_create", blueprint["connector"])
+    r = await emulator.request("POST", "/_plugins/_ml/models/_register?deploy=true", {
+        "name": "titan", "function_name": "remote", "connector_id": r.body["connector_id"]})
+    model_id = r.body["model_id"]
+    r = await emulator.request("POST", f"/_plugins/_ml/models/{model_id}/_predict?algorithm=text_embedding",
+                               {"text_docs": ["hello", "world"]})
+    assert r.status == 200, r.body
+    assert [t["name"] for e in r.body["inference_results"] for t in e["output"]] == ["sentence_embedding"] * 2
+    r = await emulator.request("POST", f"/_plugins/_ml/models/{model_id}/_predict?algorithm=nonsense",
+                               {"text_docs": ["hello"]})
+    assert (r.status, r.body["error"]["reason"]) == (400, "Wrong function name")

@@ -316,3 +316,13 @@ class TestSettings:
         r = await emulator.request("GET", "/_cluster/settings", query={"include_defaults": "true", "flat_settings": "true"})
         assert r.body["persistent"] == {}
         assert r.body["defaults"]["plugins.ml_commons.allow_custom_deployment_plan"] == "false"
+
+
+async def test_bodies_may_carry_comments_as_opensearch_allows(emulator):
+    body = ('{\n  "name": "commented", // a line comment\n  "description": "a // in a string stays",\n'
+            '  /* a block\n comment */ "access_mode": null\n}')
+    r = await emulator.request("POST", "/_plugins/_ml/model_groups/_register", body)
+    assert r.status == 200, r.body
+    group = (await emulator.request("GET", f"/_plugins/_ml/model_groups/{r.body['model_group_id']}")).body
+    assert group["name"] == "commented"
+    assert group["description"] == "a // in a string stays"

@@ -213,11 +213,16 @@ def test_trusted_endpoints_default_in_3_8_has_the_twelve_newest_patterns():
     regexes = s.ClusterSettings(V3_8).get(s.TRUSTED_CONNECTOR_ENDPOINTS_REGEX)
     assert len(regexes) == 12
     assert set(regexes) == TRUSTED_NEWEST
+    # MLCommonsSettings' order: the SageMaker pair first, then openai, cohere, deepseek, gemini
+    assert regexes[1] == r"^https://api\.sagemaker\..*[a-z0-9-]\.amazonaws\.com/.*$"
+    assert regexes[5] == r"^https://generativelanguage\.googleapis\.com/.*$"
 
 
 @pytest.mark.parametrize(("version", "bedrock_runtime", "deepseek"), [
-    ("2.10.0", False, False), ("2.11.0", True, False), ("2.17.0", True, False), ("2.18.0", True, True)])
-def test_trusted_endpoints_gain_bedrock_runtime_in_2_11_and_deepseek_in_2_18(version, bedrock_runtime, deepseek):
+    ("2.10.0", False, False), ("2.11.0", True, False), ("2.17.0", True, False), ("2.18.0", True, False),
+    ("2.19.0", True, True)])
+def test_trusted_endpoints_gain_bedrock_runtime_in_2_11_and_deepseek_in_2_19(version, bedrock_runtime, deepseek):
+    """MLCommonsSettings: deepseek (and rekognition) joined the list in 2.19.0."""
     regexes = s.ClusterSettings(Release.of(version)).get(s.TRUSTED_CONNECTOR_ENDPOINTS_REGEX)
     assert (r"^https://bedrock-runtime\..*[a-z0-9-]\.amazonaws\.com/.*$" in regexes) is bedrock_runtime
     assert (r"^https://api\.deepseek\.com/.*$" in regexes) is deepseek
