@@ -190,6 +190,8 @@ class DeployedRemoteModel:
         allowed = ("POST", "GET", "PUT", "DELETE") if release >= (3, 5) else ("POST", "GET")
         if method not in allowed:
             raise IllegalArgumentError("unsupported http method")
+        if release >= (3, 5):
+            payload = _clean_nova_payload(payload, params)
         body = _payload_bytes(payload or "", params.get("charset") or "utf-8")
         if method == "POST" and not body and action.action_type != "CANCEL_BATCH_PREDICT":
             # ConnectorUtils.buildSdkRequest lets a cancel-batch call go out without a body
@@ -322,6 +324,38 @@ class DeployedRemoteModel:
         if release >= (2, 11):
             element["status_code"] = status
         return element
+
+
+BEDROCK_NOVA_MODEL = "amazon.nova-2-multimodal-embeddings-v1:0"
+
+
+def _clean_nova_payload(payload: str | None, params: Mapping[str, str | None]) -> str | None:
+    """ConnectorUtils.cleanPayloadIfNeeded (3.5+): for the Nova multimodal embedding model,
+    drop the ``singleEmbeddingParams`` sections whose value is null (``text.value``, or
+    ``source.bytes`` of image/video/audio), so one connector serves every modality.  The
+    cleaned payload is re-serialised compactly, nulls kept; any failure leaves it as is."""
+    if payload is None or params.get("model") != BEDROCK_NOVA_MODEL:
+        return payload
+    try:
+        root = json.loads(payload)
+        single = root.get("singleEmbeddingParams")
+    except (ValueError, AttributeError):
+        return payload
+    if not isinstance(single, dict):
+        return payload
+    for section in ("text", "image", "video", "audio"):
+        field = single.get(section)
+        if not isinstance(field, dict):
+            continue
+        if section == "text":
+            present, value = "value" in field, field.get("value")
+        else:
+            source = field.get("source")
+            present = isinstance(source, dict) and "bytes" in source
+            value = source.get("bytes") if present else None
+        if present and value is None:
+            del single[section]
+    return json.dumps(root, separators=(",", ":"), ensure_ascii=False)
 
 
 #: The release whose payload check reads "Invalid payload: <payload>" (ConnectorUtils).
