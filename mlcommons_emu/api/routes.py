@@ -153,6 +153,32 @@ async def delete_connector(ctx: Context, request: RestRequest, p: dict[str, str]
     return write_response(ctx, await connectors.delete(ctx, p["connector_id"]))
 
 
+def update_response(ctx: Context, result: WriteResult, *, forced_refresh: bool) -> RestResponse:
+    """An OpenSearch update response (``UpdateResponse``).
+
+    ``forced_refresh`` appears only when the update asked for an immediate refresh.  A
+    ``noop`` (nothing changed) wrote nothing: the stored version and sequence number, and
+    no shard copies.
+    """
+    written = write_response(ctx, result).body
+    body: dict[str, Any] = {}
+    for key in ("_index", "_id", "_version", "result"):
+        body[key] = written[key]
+    noop = result.result == "noop"
+    if forced_refresh and not noop:
+        body["forced_refresh"] = True
+    body["_shards"] = {"total": 0, "successful": 0, "failed": 0} if noop else written["_shards"]
+    body["_seq_no"] = written["_seq_no"]
+    body["_primary_term"] = written["_primary_term"]
+    return RestResponse(200, body)
+
+
+async def update_connector(ctx: Context, request: RestRequest, p: dict[str, str]) -> RestResponse:
+    connectors.check_update_enabled(ctx)
+    result = await connectors.update(ctx, p["connector_id"], bodies.parse_object(request))
+    return update_response(ctx, result, forced_refresh=connectors.forces_refresh_on_update(ctx.release))
+
+
 async def register_group(ctx: Context, request: RestRequest, _: dict[str, str]) -> RestResponse:
     return ok(await model_groups.register(ctx, bodies.parse_object(request)))
 
@@ -180,6 +206,11 @@ async def get_model(ctx: Context, request: RestRequest, p: dict[str, str]) -> Re
 
 async def delete_model(ctx: Context, request: RestRequest, p: dict[str, str]) -> RestResponse:
     return write_response(ctx, await models.delete(ctx, p["model_id"]))
+
+
+async def update_model(ctx: Context, request: RestRequest, p: dict[str, str]) -> RestResponse:
+    result = await models.update(ctx, p["model_id"], bodies.parse_object(request))
+    return update_response(ctx, result, forced_refresh=models.forces_refresh_on_update(ctx.release))
 
 
 async def deploy_model(ctx: Context, request: RestRequest, p: dict[str, str]) -> RestResponse:
@@ -240,6 +271,7 @@ ROUTES: tuple[Route, ...] = (
     Route(("PUT",), "/_cluster/settings", put_settings),
     Route(("POST",), f"{ML}/connectors/_create", create_connector),
     Route(("GET",), f"{ML}/connectors/{{connector_id}}", get_connector),
+    Route(("PUT",), f"{ML}/connectors/{{connector_id}}", update_connector, since=(2, 11)),
     Route(("DELETE",), f"{ML}/connectors/{{connector_id}}", delete_connector),
     Route(("POST",), f"{ML}/model_groups/_register", register_group),
     Route(("GET",), f"{ML}/model_groups/{{model_group_id}}", get_group, since=(2, 12)),
@@ -249,6 +281,7 @@ ROUTES: tuple[Route, ...] = (
     Route(("POST",), f"{ML}/models/{{model_id}}/{{version}}/_register", register_model),
     Route(("POST",), f"{ML}/models/_upload", register_model, deprecated=True),
     Route(("GET",), f"{ML}/models/{{model_id}}", get_model),
+    Route(("PUT",), f"{ML}/models/{{model_id}}", update_model, since=(2, 12)),
     Route(("DELETE",), f"{ML}/models/{{model_id}}", delete_model),
     Route(("POST",), f"{ML}/models/{{model_id}}/_deploy", deploy_model),
     Route(("POST",), f"{ML}/models/{{model_id}}/_load", deploy_model, deprecated=True),

@@ -170,6 +170,10 @@ async def require_model_access(ctx: Context, group_id: str | None, operation: st
                 raise StatusError(f"Failed to Validate Access for ModelId {model_id}", 403) from None
             raise
     if not granted:
+        if operation == "update":
+            # UpdateModelTransportAction (2.12+) names the model in its denial
+            raise StatusError(
+                f"User doesn't have privilege to perform this operation on this model, model ID {model_id}", 403)
         raise _model_denial(ctx, operation)
 
 

@@ -1,13 +1,15 @@
-"""Remote model use cases: register, get, delete."""
+"""Remote model use cases: register, get, update, delete."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any, Mapping
 
 import attrs
 
 from mlcommons_emu.domain.model import Model
 from mlcommons_emu.domain.model_group import ModelGroup
+from mlcommons_emu.domain.release import Release
 from mlcommons_emu.domain.states import FUNCTION_NAME_SINCE, FunctionName, ModelState, TaskState, TaskType
 from mlcommons_emu.domain.task import Task
 from mlcommons_emu.domain.transitions import move_task
@@ -17,11 +19,12 @@ from mlcommons_emu.errors import (
     IllegalArgumentError,
     IndexNotFoundError,
     MLResourceNotFoundError,
+    NullPointerError,
     ParseError,
     StatusError,
 )
 from mlcommons_emu.services import connectors as connector_service
-from mlcommons_emu.services import inputs
+from mlcommons_emu.services import inputs, partial_update
 from mlcommons_emu.services.context import Context
 from mlcommons_emu.services import identity, model_groups
 from mlcommons_emu.services.model_groups import create_in, parse_access
@@ -336,3 +339,250 @@ async def delete(ctx: Context, model_id: str) -> WriteResult:
             # 2.9-2.10 deleted a group together with its last model
             await repos.model_groups.delete(model.model_group_id)
     return WriteResult(rows.MODEL_INDEX, model_id, version, seq_no, "deleted" if found else "not_found")
+
+
+# update (UpdateModelTransportAction, 2.12+) ------------------------------------------------
+log = logging.getLogger("mlcommons_emu.models")
+
+_NO_INLINE_CONNECTOR = ("Cannot update connector settings for this model. The model was created with a "
+                        "connector_id and does not have an inline connector.")
+#: the JVM's message for the NullPointerException of Connector.update on a model without an
+#: inline connector (2.12-3.0); the second argument's type changed in 2.19
+_NPE_CONNECTOR_UPDATE = ('Cannot invoke "org.opensearch.ml.common.connector.Connector.update('
+                         'org.opensearch.ml.common.transport.connector.MLCreateConnectorInput, '
+                         'java.util.function.{kind})" because "connector" is null')
+
+
+@attrs.frozen
+class ModelChange:
+    """``MLUpdateModelInput.parse``: every member optional, later members only where they exist
+    (``deploy_setting`` and ``guardrails`` 2.13, ``interface`` 2.14); others are skipped."""
+
+    name: str | None = None
+    description: str | None = None
+    model_group_id: str | None = None
+    is_enabled: bool | None = None
+    rate_limiter: dict[str, Any] | None = None
+    model_config: dict[str, Any] | None = None
+    deploy_setting: dict[str, Any] | None = None
+    connector_id: str | None = None
+    connector: connector_service.ConnectorChange | None = None
+    guardrails: dict[str, Any] | None = None
+    interface: dict[str, Any] | None = None
+
+
+def parse_change(ctx: Context, body: Mapping[str, Any]) -> ModelChange:
+    release = ctx.release
+    connector = inputs.obj(body.get("connector"), "connector")
+    limiter = body.get("rate_limiter")
+    return ModelChange(
+        name=inputs.text(body.get("name"), "name"),
+        description=inputs.text(body.get("description"), "description"),
+        model_group_id=inputs.text(body.get("model_group_id"), "model_group_id"),
+        is_enabled=inputs.boolean(body.get("is_enabled"), "is_enabled"),
+        rate_limiter=_rate_limiter(limiter) if limiter is not None else None,
+        model_config=inputs.obj(body.get("model_config"), "model_config"),
+        deploy_setting=inputs.obj(body.get("deploy_setting"), "deploy_setting") if release >= (2, 13) else None,
+        connector_id=inputs.text(body.get("connector_id"), "connector_id"),
+        connector=connector_service.parse_change(connector, release) if connector is not None else None,
+        guardrails=inputs.obj(body.get("guardrails"), "guardrails") if release >= (2, 13) else None,
+        interface=inputs.obj(body.get("interface"), "interface") if release >= (2, 14) else None,
+    )
+
+
+def forces_refresh_on_update(release: Release) -> bool:
+    """Whether the update response carries ``forced_refresh``: 2.12-2.18 index with refresh
+    IMMEDIATE; 2.19-3.2 write through the remote-metadata SDK without a refresh policy, which
+    defaults to IMMEDIATE from 3.3."""
+    return (2, 12) <= release < (2, 19) or release >= (3, 3)
+
+
+async def update(ctx: Context, model_id: str, body: Mapping[str, Any] | None) -> WriteResult:
+    """RestMLUpdateModelAction and UpdateModelTransportAction.
+
+    Order: empty body, both connector kinds, the model (404 for any failure to read it), the
+    DEPLOYING refusal, the ``model_config`` rules (3.2+), access to the model's group, then
+    the connector (a new ``connector_id`` or a partial inline-connector update), the move to
+    another group (access to it, its read, its ``latest_version`` bump, which becomes the
+    model's ``model_version``), and the write: a partial document update that also writes
+    ``model_id`` and ``last_updated_time``.  A deployed model is updated too; when a
+    predictor setting changed, the nodes holding it rebuild their copy
+    (MLUpdateModelCacheAction).
+    """
+    if body is None:
+        raise ParseError("Update model request has empty body")
+    change = parse_change(ctx, body)
+    if change.connector_id is not None and change.connector is not None:
+        raise StatusError("Model cannot have both stand-alone connector and internal connector. "
+                          "Please check your update input body.", 400)
+    model = await _model_to_update(ctx, model_id)
+    if model.model_state is ModelState.DEPLOYING:
+        raise StatusError(
+            f"Model is deploying. Please wait for the model to complete deployment. model ID {model_id}", 409)
+    if ctx.release >= (3, 2) and change.model_config is not None:
+        _validate_model_config(change.model_config, model.model_config)
+    await model_groups.require_model_access(ctx, model.model_group_id, "update", model_id)
+    connector_doc = None
+    if change.connector_id:
+        await _check_new_connector(ctx, model, change.connector_id)
+    elif change.connector is not None:
+        connector_doc = _updated_inline_connector(ctx, model, change.connector)
+    new_group = change.model_group_id if change.model_group_id and change.model_group_id != model.model_group_id else None
+    async with ctx.transaction() as repos:
+        version = await _join_group(ctx, repos, new_group) if new_group else None
+        stored = await repos.models.get_document(model_id)
+        if stored is None:
+            raise _update_not_found(model_id)
+        document = _update_document(model_id, change, connector_doc, version, ctx.now())
+        result = await partial_update.write(
+            repos, stored, document, now=ctx.now(),
+            lookups=lambda merged: rows.model_lookups(rows.model_from_document(merged, model_id)))
+    if result.result == "updated" and _refreshes_node_copies(ctx, model, change):
+        await _refresh_node_copies(ctx, model_id)
+    return result
+
+
+def _update_not_found(model_id: str) -> StatusError:
+    return StatusError(f"Failed to find model to update with the provided model id: {model_id}", 404)
+
+
+async def _model_to_update(ctx: Context, model_id: str) -> Model:
+    async with ctx.transaction() as repos:
+        model = await repos.models.get(model_id) if await repos.models.exists() else None
+    if model is None:
+        raise _update_not_found(model_id)
+    return model
+
+
+def _validate_model_config(config: Mapping[str, Any], existing: Mapping[str, Any] | None) -> None:
+    """``validateModelConfig`` (3.2+): a remote model configured as ``text_embedding`` needs an
+    embedding dimension, a framework type and ``additional_config.space_type``, from the new
+    or the stored ``model_config``."""
+    if str(config.get("model_type") or "").lower() != "text_embedding":
+        return
+    stored = existing or {}
+    suffix = " must be provided for remote text embedding model"
+    if config.get("embedding_dimension") is None and stored.get("embedding_dimension") is None:
+        raise StatusError("Embedding dimension" + suffix, 400)
+    if config.get("framework_type") is None and stored.get("framework_type") is None:
+        raise StatusError("Framework type" + suffix, 400)
+    new_extra = config.get("additional_config")
+    old_extra = stored.get("additional_config")
+    if not (isinstance(new_extra, dict) and "space_type" in new_extra) and not (
+            isinstance(old_extra, dict) and "space_type" in old_extra):
+        raise StatusError("Space type must be provided in additional_config for remote text embedding model", 400)
+
+
+async def _check_new_connector(ctx: Context, model: Model, connector_id: str) -> None:
+    """A new standalone connector: only for a model that has one; "use" access when connector
+    access control is in effect for a non-admin (the connector is not read otherwise)."""
+    if not model.connector_id:
+        raise StatusError("This remote does not have a connector_id field, maybe it uses an internal connector.", 400)
+    user = identity.connector_access_user(ctx)
+    if user is None or user.is_admin:
+        return
+    async with ctx.transaction() as repos:
+        exists = await repos.connectors.exists()
+        doc = await repos.connectors.get_document(connector_id) if exists else None
+    if doc is None:
+        raise connector_service.lookup_missing(ctx.release, connector_id, index_missing=not exists)
+    if not connector_service.check_permission(ctx, doc.source):
+        raise StatusError(f"You don't have permission to update the connector, connector id: {connector_id}", 403)
+
+
+def _updated_inline_connector(ctx: Context, model: Model, change: connector_service.ConnectorChange) -> dict[str, Any]:
+    """The model's inline connector after ``Connector.update``, as the update writes it.
+
+    From 3.6 the credential is encrypted by ``Connector.encrypt`` over whatever the update
+    left, and the model's connector is read with its stored (encrypted) credential: values
+    the update does not replace are encrypted a second time.
+    """
+    release = ctx.release
+    connector = model.connector
+    if connector is None:
+        if release >= (3, 1):
+            raise StatusError(_NO_INLINE_CONNECTOR, 400)
+        raise NullPointerError(_NPE_CONNECTOR_UPDATE.format(kind="BiFunction" if release >= (2, 19) else "Function"))
+    updated = connector_service.apply_change(ctx, connector, change, encrypt_credential=release < (3, 6))
+    if release >= (3, 6):
+        updated = attrs.evolve(updated, credential=ctx.cipher().encrypt_map(updated.credential))
+    connector_service.validate_change(ctx, updated, change)
+    return connector_service.update_document(updated, change)
+
+
+async def _join_group(ctx: Context, repos: Repositories, group_id: str) -> str:
+    """Moving to another group: access to it, its read, then its ``latest_version`` + 1
+    (written with the read's sequence number); the new version is the model's."""
+    if not await model_groups.check_access(ctx, repos, group_id):
+        raise StatusError(
+            "User Doesn't have privilege to re-link this model to the target model group due to no access to the "
+            f"target model group with model group ID {group_id}", 403)
+    doc = await repos.model_groups.get_document(group_id) if await repos.model_groups.exists() else None
+    if doc is None:
+        raise StatusError("Failed to find the model group with the provided model group id in the update model "
+                          f"input, MODEL_GROUP_ID: {group_id}", 404)
+    bumped = rows.group_from_document(doc.source, group_id).next_version(ctx.now())
+    await repos.model_groups.put(bumped, if_seq_no=doc.seq_no)
+    return str(bumped.latest_version)
+
+
+def _update_document(model_id: str, change: ModelChange, connector: dict[str, Any] | None,
+                     version: str | None, now: int) -> dict[str, Any]:
+    """``MLUpdateModelInput.toXContent``: the members set, in its order (``model_id`` always)."""
+    members = (
+        ("model_id", model_id), ("name", change.name), ("description", change.description),
+        ("model_version", version), ("model_group_id", change.model_group_id),
+        ("is_enabled", change.is_enabled), ("rate_limiter", change.rate_limiter),
+        ("model_config", change.model_config), ("deploy_setting", change.deploy_setting),
+        ("connector", connector), ("connector_id", change.connector_id), ("last_updated_time", now),
+        ("guardrails", change.guardrails), ("interface", change.interface),
+    )
+    return {key: value for key, value in members if value is not None}
+
+
+def _rate_limiter_redeploys(stored: Mapping[str, Any] | None, given: Mapping[str, Any] | None) -> bool:
+    """``MLRateLimiter.updateValidityPreCheck`` and the validity of the merged limiter."""
+    if given is None:
+        return False
+    if stored is not None:
+        if not given:
+            return False
+        changed = any(given.get(k) is not None and given.get(k) != stored.get(k) for k in ("limit", "unit"))
+        if not changed:
+            return False
+    merged = {**(stored or {}), **given}
+    return merged.get("limit") is not None and merged.get("unit") is not None
+
+
+def _refreshes_node_copies(ctx: Context, model: Model, change: ModelChange) -> bool:
+    """``isPredictorUpdate`` (connector, connector id, ``is_enabled`` differing from the
+    stored value, guardrails, interface, a valid rate limiter change) on a deployed model.
+    From 3.6 an update without connector changes asks every node regardless of the state."""
+    predictor = (change.connector is not None or bool(change.connector_id)
+                 or change.is_enabled != model.is_enabled or change.guardrails is not None
+                 or change.interface is not None or _rate_limiter_redeploys(model.rate_limiter, change.rate_limiter))
+    if ctx.release >= (3, 6) and change.connector is None and not change.connector_id:
+        return predictor
+    return predictor and model.model_state in (ModelState.DEPLOYED, ModelState.PARTIALLY_DEPLOYED)
+
+
+async def _refresh_node_copies(ctx: Context, model_id: str) -> None:
+    """``MLModelManager.updateModelCache`` on each node holding the model: the predictor is
+    rebuilt from the stored model (its connector read and decrypted again) and the enabled
+    flag refreshed.  The cached model info is not re-read, so the copy keeps the group it
+    was deployed with.  A node that cannot rebuild keeps its old predictor (the plugin only
+    logs it)."""
+    from mlcommons_emu.services import deployment
+
+    async with ctx.transaction() as repos:
+        fresh = await repos.models.get(model_id)
+    if fresh is None:
+        return
+    for runtime in ctx.cluster.serving(model_id):
+        previous = runtime.models[model_id]
+        group = previous.model.model_group_id if previous.model is not None else fresh.model_group_id
+        try:
+            await deployment.deploy_on_node(ctx, runtime, model_id)
+        except EmulatorError as exc:
+            log.warning("refreshing %s on %s failed: %s", model_id, runtime.node_id, exc.reason)
+        runtime.models[model_id].model = attrs.evolve(fresh, model_group_id=group)

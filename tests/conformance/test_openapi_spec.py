@@ -390,6 +390,35 @@ async def test_failed_tasks_validate(database_url):
         assert task["state"] == "FAILED" and task["error"] == "Model group not found"
 
 
+async def test_update_responses_validate(conformance):
+    c = conformance
+    connector_id = await c.connector()
+    r = await c.call("PUT", f"{ML}/connectors/{connector_id}", {"description": "updated"})
+    assert r.body["result"] == "updated"
+    model_id = await c.model(connector_id)
+    r = await c.call("PUT", f"{ML}/models/{model_id}", {"description": "updated", "is_enabled": True})
+    assert r.body["result"] == "updated"
+    assert {("PUT", f"{ML}/connectors/{{connector_id}}", 200), ("PUT", f"{ML}/models/{{model_id}}", 200)} <= c.validated
+
+
+async def test_update_responses_of_older_releases_validate(database_url):
+    # 2.11: the gated connector update; 2.12: a noop answer (nothing written, no shard copies)
+    async with Emulator(database=database_url, **store_options(database_url), opensearch_version="2.11.0", seed=7) as emu:
+        c = Conformance(emu)
+        connector_id = await c.connector()
+        await c.call("PUT", f"{ML}/connectors/{connector_id}", {"name": "x"}, status=500)
+        await c.call("PUT", SETTINGS, {"persistent": {"plugins.ml_commons.update_connector.enabled": True}})
+        await c.call("PUT", f"{ML}/connectors/{connector_id}", {"name": "x"})
+    async with Emulator(database=database_url, **store_options(database_url), opensearch_version="2.12.0", seed=7) as emu:
+        c = Conformance(emu)
+        connector_id = await c.connector()
+        r = await c.call("PUT", f"{ML}/connectors/{connector_id}", {})
+        assert r.body["result"] == "noop"
+        model_id = await c.model(connector_id)
+        r = await c.call("PUT", f"{ML}/models/{model_id}", {"name": "renamed"})
+        assert r.body["forced_refresh"] is True
+
+
 async def test_provider_errors_are_a_200_in_2_9(database_url):
     async with Emulator(database=database_url, **store_options(database_url), opensearch_version="2.9.0", seed=7) as emu:
         c = Conformance(emu)
@@ -597,6 +626,26 @@ async def task_unknown(c):
     await c.model()
     await c.call("GET", f"{ML}/tasks/{UNKNOWN}", status=404)
     await c.call("DELETE", f"{ML}/tasks/{UNKNOWN}", status=404)
+
+
+@scenario
+async def update_connector_errors(c):
+    await c.call("PUT", f"{ML}/connectors/{UNKNOWN}", {"name": "x"}, status=404)
+    connector_id = await c.connector()
+    await c.call("PUT", f"{ML}/connectors/{connector_id}", status=400)
+    model_id = await c.model(connector_id)
+    r = await c.call("POST", f"{ML}/models/{model_id}/_deploy")
+    await c.settled_task(r.body["task_id"])
+    await c.call("PUT", f"{ML}/connectors/{connector_id}", {"name": "x"}, status=400)  # in use
+
+
+@scenario
+async def update_model_errors(c):
+    await c.call("PUT", f"{ML}/models/{UNKNOWN}", {"name": "x"}, status=404)
+    model_id = await c.model()
+    await c.call("PUT", f"{ML}/models/{model_id}", status=400)
+    await c.call("PUT", f"{ML}/models/{model_id}", {"connector_id": "a", "connector": {}}, status=400)
+    await c.call("PUT", f"{ML}/models/{model_id}", {"model_group_id": UNKNOWN}, status=404)
 
 
 @pytest.mark.parametrize("name", sorted(ERRORS))
