@@ -6,4 +6,4 @@ Targets are recorded next to the ratios, never asserted. See docs/performance.md
 """
 from __future__ import annotations
 
-BENCHMARKS = ("cold_start", "predict_inprocess", "http_throughput", "isolation")
+BENCHMARKS = ("cold_start", "predict_inprocess", "http_throughput", "isolation", "search")

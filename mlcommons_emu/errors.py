@@ -30,6 +30,8 @@ emulated release would throw, and ``api/errors.py`` renders it::
         MLResourceNotFoundError        m_l_resource_not_found_exception  500
         MLLimitExceededError           m_l_limit_exceeded_exception      500
       ScriptError                      script_exception                  400 (with script fields)
+      QueryShardError                  query_shard_exception             400
+      SearchPhaseError                 search_phase_execution_exception  the shard error's
       RouterError                      plain-string ``error`` body (no handler / wrong method)
 
 Every class carries its wire ``type`` and default ``status`` so that one table lives in
@@ -43,12 +45,23 @@ class EmulatorError(Exception):
 
     type: str = "exception"
     status: int = 500
+    #: OpenSearchException metadata written after ``reason`` (``index``, ``line``, ...)
+    metadata: dict = {}
+    #: the ``caused_by`` chain, when the Java exception wraps another
+    caused_by: "EmulatorError | None" = None
 
     def __init__(self, reason: str, *, status: int | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
         if status is not None:
             self.status = status
+
+    def details(self, *, caused_by: "EmulatorError | None" = None, **metadata: object) -> "EmulatorError":
+        """This error with metadata fields and a cause attached (returns self)."""
+        self.metadata = {**self.metadata, **metadata}
+        if caused_by is not None:
+            self.caused_by = caused_by
+        return self
 
 
 class IllegalArgumentError(EmulatorError):
@@ -111,6 +124,9 @@ class IndexNotFoundError(EmulatorError):
     def __init__(self, index: str) -> None:
         super().__init__(f"no such index [{index}]")
         self.index = index
+        # IndexNotFoundException sets the resource and the index (uuid unknown: "_na_")
+        self.metadata = {"resource.type": "index_or_alias", "resource.id": index, "index_uuid": "_na_",
+                         "index": index}
 
 
 class ResourceNotFoundError(EmulatorError):
@@ -186,6 +202,27 @@ class ScriptError(EmulatorError):
         self.script_stack = script_stack or []
         self.position = position
         self.cause = cause
+
+
+class QueryShardError(EmulatorError):
+    type = "query_shard_exception"
+    status = 400
+
+
+class SearchPhaseError(EmulatorError):
+    """SearchPhaseExecutionException: every shard failed; the shard's error is the cause.
+
+    Its status is the shard failure's; the root causes are the shard failures'.
+    """
+
+    type = "search_phase_execution_exception"
+
+    def __init__(self, shard_error: EmulatorError, *, index: str, node_id: str, phase: str = "query") -> None:
+        super().__init__("all shards failed", status=shard_error.status)
+        self.shard_error = shard_error
+        self.metadata = {"phase": phase, "grouped": True,
+                         "failed_shards": [{"shard": 0, "index": index, "node": node_id}]}
+        self.caused_by = shard_error
 
 
 class RouterError(EmulatorError):

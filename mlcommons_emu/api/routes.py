@@ -257,6 +257,16 @@ async def cancel_batch_task(ctx: Context, request: RestRequest, p: dict[str, str
     return ok(await batch.cancel_task(ctx, p["task_id"]))
 
 
+def _search(kind: str) -> Handler:
+    async def handler(ctx: Context, request: RestRequest, _: dict[str, str]) -> RestResponse:
+        from mlcommons_emu.services import search
+
+        return ok(await search.search(ctx, kind, request))
+
+    handler.__name__ = f"search_{kind}"
+    return handler
+
+
 async def get_task(ctx: Context, request: RestRequest, p: dict[str, str]) -> RestResponse:
     return ok(await tasks.get(ctx, p["task_id"]))
 
@@ -270,16 +280,19 @@ ROUTES: tuple[Route, ...] = (
     Route(("GET",), "/_cluster/settings", get_settings),
     Route(("PUT",), "/_cluster/settings", put_settings),
     Route(("POST",), f"{ML}/connectors/_create", create_connector),
+    Route(("GET", "POST"), f"{ML}/connectors/_search", _search("connectors")),
     Route(("GET",), f"{ML}/connectors/{{connector_id}}", get_connector),
     Route(("PUT",), f"{ML}/connectors/{{connector_id}}", update_connector, since=(2, 11)),
     Route(("DELETE",), f"{ML}/connectors/{{connector_id}}", delete_connector),
     Route(("POST",), f"{ML}/model_groups/_register", register_group),
+    Route(("GET", "POST"), f"{ML}/model_groups/_search", _search("model_groups")),
     Route(("GET",), f"{ML}/model_groups/{{model_group_id}}", get_group, since=(2, 12)),
     Route(("PUT",), f"{ML}/model_groups/{{model_group_id}}", update_group),
     Route(("DELETE",), f"{ML}/model_groups/{{model_group_id}}", delete_group),
     Route(("POST",), f"{ML}/models/_register", register_model),
     Route(("POST",), f"{ML}/models/{{model_id}}/{{version}}/_register", register_model),
     Route(("POST",), f"{ML}/models/_upload", register_model, deprecated=True),
+    Route(("GET", "POST"), f"{ML}/models/_search", _search("models")),
     Route(("GET",), f"{ML}/models/{{model_id}}", get_model),
     Route(("PUT",), f"{ML}/models/{{model_id}}", update_model, since=(2, 12)),
     Route(("DELETE",), f"{ML}/models/{{model_id}}", delete_model),
@@ -293,6 +306,7 @@ ROUTES: tuple[Route, ...] = (
     Route(("POST",), f"{ML}/_predict/{{algorithm}}/{{model_id}}", predict_algorithm),
     Route(("POST",), f"{ML}/models/{{model_id}}/_batch_predict", batch_predict_model, since=(2, 16)),
     Route(("POST",), f"{ML}/tasks/{{task_id}}/_cancel", cancel_batch_task, since=(2, 17)),
+    Route(("GET", "POST"), f"{ML}/tasks/_search", _search("tasks")),
     Route(("GET",), f"{ML}/tasks/{{task_id}}", get_task),
     Route(("DELETE",), f"{ML}/tasks/{{task_id}}", delete_task),
 )

@@ -209,6 +209,16 @@ class Transaction:
             query = query.where(d.c[column] == _lookup_value(value))
         return int((await self.conn.execute(query)).scalar_one())
 
+    async def index_signature(self, index: str) -> tuple[Any, ...]:
+        """What changes whenever the index does: every write takes a new, higher sequence
+        number or changes the count, and a recreated index has a new creation time."""
+        d, i = tables.documents, tables.indices
+        count, top = (await self.conn.execute(
+            select(func.count(), func.max(d.c.seq_no)).where(d.c.index_name == index))).one()
+        created = (await self.conn.execute(
+            select(i.c.created_time).where(i.c.index_name == index))).scalar_one_or_none()
+        return int(count), top, created
+
     async def all(self, index: str) -> list[StoredDocument]:
         return await self.find(index)
 

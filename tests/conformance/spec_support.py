@@ -39,6 +39,10 @@ VENDORED: dict[str, str] = {
     "namespaces/cluster.yaml": "4a3937093862ff1d1649f9b002db1cec5cb787d79f526eb206f7db66461971cf",
     "namespaces/ml.yaml": "f5b4ca8dd34cbaa7781d98d142214745df3c0c8ded0153c12b2b2caefb6b5327",
     "schemas/_common.yaml": "9e5f7beb4dc42fef1deb99752089cc75ad44c51b8281aa330d0fda2036db925f",
+    "schemas/_common.mapping.yaml": "3e36db7eeea5f11c74aada07a8f448be37656d1b87a8d0b70cdf9f0d4b5df0ee",
+    "schemas/_common.query_dsl.yaml": "916716c01e2f5c69d01c40b657354b78f4ea9fa7056192f8fc8aba36609707c2",
+    "schemas/_common.analysis.yaml": "09edbfb8af75e8e5118e5243f427f829ef91497d94bfe459c25d60f9ed95d1d9",
+    "schemas/_core.search.yaml": "1cd58220b1032c154ef7119cdf698a7fdc138d12b929299aefe741bf46499ecd",
     "schemas/ml._common.yaml": "485a80878eafa8143ba9c43921418a56a1aa2ef1b78dd50ee8b3886f60ccbe77",
 }
 
@@ -62,6 +66,8 @@ COVERED_OPERATIONS: tuple[tuple[str, str], ...] = (
     ("POST", f"{ML}/models/{{model_id}}/_predict"),
     ("GET", f"{ML}/tasks/{{task_id}}"),
     ("DELETE", f"{ML}/tasks/{{task_id}}"),
+    *((method, f"{ML}/{kind}/_search") for kind in ("connectors", "model_groups", "models", "tasks")
+      for method in ("GET", "POST")),
 )
 
 COMMON = "schemas/_common.yaml"

@@ -269,6 +269,13 @@ async def seed_flow(c: Conformance) -> None:
     assert r.body.get("model_id", model_id) == model_id
     await c.call("GET", f"{ML}/models/{model_id}")
 
+    for kind, method in (("connectors", "GET"), ("model_groups", "POST"), ("models", "GET"), ("tasks", "POST")):
+        r = await c.call(method, f"{ML}/{kind}/_search", {"query": {"match_all": {}}})
+        assert r.body["hits"]["total"]["value"] >= 1
+        r = await c.call("POST" if method == "GET" else "GET", f"{ML}/{kind}/_search",
+                         {"query": {"bool": {"must_not": [{"match_all": {}}]}}, "size": 1})
+        assert r.body["hits"] == {"total": {"value": 0, "relation": "eq"}, "max_score": None, "hits": []}
+
     r = await c.call("POST", f"{ML}/models/{model_id}/_deploy")
     deploy_task_id = r.body["task_id"]
     assert (await c.settled_task(deploy_task_id))["state"] == "COMPLETED"
