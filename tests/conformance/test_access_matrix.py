@@ -5,9 +5,10 @@ ConnectorAccessControlHelper and the transport actions named in DENIALS.  Every 
 against a fresh emulator with the security plugin on and both access-control settings on:
 ``alice`` (backend roles IT, HR) owns the resource; a restricted resource is shared with IT.
 
-Outcomes: ``ok`` (the operation succeeds), ``denied`` (ML Commons' denial for that
-operation, from DENIALS) and ``forbidden`` (the security plugin's own 403: the user's
-roles lack the action's cluster permission).
+Outcomes: ``ok`` (the operation succeeds; a search finds the resource), ``denied`` (ML
+Commons' denial for that operation, from DENIALS), ``hidden`` (a search answers 200 but the
+plugin's access filter leaves the resource out, and out of the count) and ``forbidden``
+(the security plugin's own 403: the user's roles lack the action's cluster permission).
 """
 from __future__ import annotations
 
@@ -87,6 +88,20 @@ predictor  predict              ok         denied     ok
 predictor  get_model            ok         denied     ok
 predictor  get_group            forbidden  forbidden  forbidden
 predictor  deploy               forbidden  forbidden  forbidden
+admin      search_group         ok         ok         ok
+admin      search_model         ok         ok         ok
+alice      search_group         ok         ok         ok
+alice      search_model         ok         ok         ok
+bob        search_group         ok         hidden     ok
+bob        search_model         ok         hidden     ok
+carol      search_group         ok         hidden     hidden
+carol      search_model         ok         hidden     hidden
+dave       search_group         ok         hidden     hidden
+dave       search_model         ok         hidden     hidden
+reader     search_group         ok         hidden     ok
+reader     search_model         ok         hidden     ok
+predictor  search_group         forbidden  forbidden  forbidden
+predictor  search_model         forbidden  forbidden  forbidden
 """
 
 CONNECTOR_MATRIX = """
@@ -109,6 +124,13 @@ reader     get_connector        ok         denied     ok
 reader     use_connector        forbidden  forbidden  forbidden
 reader     delete_connector     forbidden  forbidden  forbidden
 predictor  get_connector        forbidden  forbidden  forbidden
+admin      search_connector     ok         ok         ok
+alice      search_connector     ok         ok         ok
+bob        search_connector     ok         hidden     ok
+carol      search_connector     ok         hidden     hidden
+dave       search_connector     ok         hidden     hidden
+reader     search_connector     ok         hidden     ok
+predictor  search_connector     forbidden  forbidden  forbidden
 """
 
 #: operation -> (status, error type, reason) of ML Commons' denial in the newest release
@@ -141,6 +163,7 @@ ACTIONS = {
     "register_into_group": "register_model", "get_model": "models/get", "deploy": "deploy_model",
     "predict": "predict", "undeploy": "undeploy_models", "delete_model": "models/delete",
     "get_connector": "connectors/get", "use_connector": "register_model", "delete_connector": "connectors/delete",
+    "search_group": "model_groups/search", "search_model": "models/search", "search_connector": "connectors/search",
 }
 
 
@@ -215,6 +238,8 @@ async def run_model_operation(session, op: str, ids: dict[str, str]):
         "predict": ("POST", f"{ML}/models/{model}/_predict", PREDICT),
         "undeploy": ("POST", f"{ML}/models/{model}/_undeploy", None),
         "delete_model": ("DELETE", f"{ML}/models/{idle}", None),
+        "search_group": ("POST", f"{ML}/model_groups/_search", {"query": {"ids": {"values": [group]}}}),
+        "search_model": ("POST", f"{ML}/models/_search", {"query": {"ids": {"values": [model]}}}),
     }
     method, path, body = calls[op]
     return await session.request(method, path, body)
@@ -225,15 +250,21 @@ async def run_connector_operation(session, op: str, connector_id: str):
         return await session.request("GET", f"{ML}/connectors/{connector_id}")
     if op == "delete_connector":
         return await session.request("DELETE", f"{ML}/connectors/{connector_id}")
+    if op == "search_connector":
+        return await session.request("POST", f"{ML}/connectors/_search", {"query": {"ids": {"values": [connector_id]}}})
     return await session.request("POST", f"{ML}/models/_register", {
         "name": f"uses-{connector_id}", "function_name": "remote", "connector_id": connector_id})
 
 
 def check(response, user: str, op: str, outcome: str, **fmt: str) -> None:
-    if outcome == "ok":
+    if outcome in ("ok", "hidden"):
         assert response.status == 200, response.body
         if op == "delete_group" or op == "delete_model" or op == "delete_connector":
             assert response.body["result"] == "deleted"
+        if op.startswith("search_"):
+            found = 1 if outcome == "ok" else 0
+            assert response.body["hits"]["total"] == {"value": found, "relation": "eq"}, response.body
+            assert len(response.body["hits"]["hits"]) == found
         return
     error = response.body["error"]
     if outcome == "forbidden":
