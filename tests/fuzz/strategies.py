@@ -589,3 +589,63 @@ def hostile_leaf_cases(draw: st.DrawFn, *handlers: str) -> Case:
     build.__qualname__ = f"{factory.__name__}[string {which}]={hostile[:40]!r}"
     return Case(route.methods[0], draw(route_segments(route)), (), (("Content-Type", "application/json"),),
                 build, label=_handler_name(route))
+
+
+# --- search bodies --------------------------------------------------------------------------
+SEARCH_FIELDS = ("name", "name.keyword", "model_state", "algorithm", "created_time", "version", "latest_version",
+                 "parameters", "parameters.endpoint", "owner.name.keyword", "description", "is_hidden", "nope",
+                 "connector.credential", "credential", "_id", "state", "task_type")
+QUERY_NAMES = ("match_all", "match_none", "term", "terms", "match", "match_phrase", "multi_match", "ids", "range",
+               "exists", "prefix", "wildcard", "bool", "constant_score", "nested", "query_string", "fuzzy", "")
+
+
+@st.composite
+def search_queries(draw: st.DrawFn, depth: int = 0) -> Any:
+    """A query-DSL-shaped value: mostly well formed, with wrong types and names mixed in."""
+    name = draw(st.sampled_from(QUERY_NAMES))
+    field = draw(st.sampled_from(SEARCH_FIELDS))
+    value = draw(st.one_of(json_values, unicode_text, st.integers(), st.sampled_from(("now-1d", "DEPLOYED", "*a?")),
+                           st.dictionaries(st.sampled_from(("value", "query", "gte", "lt", "boost", "operator",
+                                                            "minimum_should_match", "case_insensitive", "x")),
+                                           json_values, max_size=3)))
+    if name == "bool" and depth < 3:
+        clauses = st.lists(search_queries(depth + 1), max_size=3)
+        body = {k: draw(clauses) for k in draw(st.lists(st.sampled_from(("must", "filter", "should", "must_not")),
+                                                         max_size=3, unique=True))}
+        if draw(st.booleans()):
+            body["minimum_should_match"] = draw(st.one_of(st.integers(-3, 3), st.sampled_from(("50%", "x"))))
+        return {"bool": body}
+    if name in ("constant_score", "nested") and depth < 3:
+        inner = draw(search_queries(depth + 1))
+        return {name: {"filter" if name == "constant_score" else "query": inner, "path": "owner"}}
+    if name == "exists":
+        return {name: {"field": draw(st.one_of(st.sampled_from(SEARCH_FIELDS), json_values))}}
+    if name == "ids":
+        return {name: {"values": draw(st.one_of(st.lists(unicode_text, max_size=3), json_values))}}
+    if name == "multi_match":
+        return {name: {"query": value, "fields": draw(st.lists(st.sampled_from(SEARCH_FIELDS), max_size=3))}}
+    if name == "terms":
+        return {name: {field: draw(st.one_of(st.lists(json_values, max_size=3), json_values))}}
+    return {name: {field: value}} if draw(st.integers(0, 9)) else draw(json_values)
+
+
+@st.composite
+def search_cases(draw: st.DrawFn) -> Case:
+    kind = draw(st.sampled_from(("connectors", "model_groups", "models", "tasks")))
+    body: dict[str, Any] = {}
+    if draw(st.integers(0, 5)):
+        body["query"] = draw(search_queries())
+    for key, values in (("from", st.integers(-2, 10_005)), ("size", st.integers(-2, 10_005)),
+                        ("sort", st.lists(st.one_of(st.sampled_from(SEARCH_FIELDS + ("_score", "_doc")),
+                                                    st.dictionaries(st.sampled_from(SEARCH_FIELDS),
+                                                                    st.sampled_from(("asc", "desc", "up")),
+                                                                    max_size=1)), max_size=2)),
+                        ("_source", st.one_of(st.booleans(), st.lists(st.sampled_from(SEARCH_FIELDS + ("*",)),
+                                                                      max_size=2))),
+                        ("track_total_hits", st.one_of(st.booleans(), st.integers(-2, 5))),
+                        ("aggs", json_values), ("bogus", json_values)):
+        if draw(st.integers(0, 4)) == 0:
+            body[key] = draw(values)
+    method = draw(st.sampled_from(("GET", "POST")))
+    return Case(method, ("_plugins", "_ml", kind, "_search"), (), (("Content-Type", "application/json"),),
+                _encode_json(body, draw(st.booleans())), label=f"search_{kind}")

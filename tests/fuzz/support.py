@@ -129,6 +129,9 @@ DELIBERATE_SERVER_ERRORS: tuple[Deliberate, ...] = (
                "Appendix C (response_filter miss before 3.7, unusable success body before 3.5)"),
     Deliberate("m_l_exception", "Fail to execute http connector", (2, 9), (2, 14),
                f"{REST} 6.9 (transport or IO failure calling the remote)"),
+    Deliberate("status_exception", "Fail to search( model version)?", *ALL,
+               "plugin source: MLSearchHandler / SearchModelGroupTransportAction wrap a search failure "
+               "whose root cause is not an IllegalArgumentException as a 500 (services/search.py)"),
     Deliberate("status_exception", "Error communicating with remote model: .*", (2, 15), (3, 8),
                f"{REST} 6.9 (transport failure; MLSdkAsyncHttpResponseHandler wording from 2.15)"),
 )

@@ -77,6 +77,15 @@ def test_template_injection_in_parameters_and_connectors(world):
     run()
 
 
+def test_search_bodies(world):
+    @fuzz_settings(120)
+    @given(fs.search_cases())
+    def run(case):
+        world.check(case)
+
+    run()
+
+
 def test_odd_connectors_registered_and_predicted(world):
     @fuzz_settings(25)
     @given(fs.chains())
