@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import parse_qs
 
-from .base import ProviderRequest, ProviderResponse, Recorder, Script, ScriptItem
+from .base import ProviderRequest, ProviderResponse, Recorder, Script, ScriptItem, rejects_key
 from .openai import FakeOpenAI
 
 __all__ = ["AzureAPIError", "FakeAzureOpenAI"]
@@ -86,6 +86,7 @@ _HOST_SUFFIXES = (".openai.azure.com", ".cognitiveservices.azure.com")
 _RESOURCE_RE = re.compile(r"^[a-z0-9]([a-z0-9-]{0,62}[a-z0-9])?$")
 _DEPLOYMENT_PATH_RE = re.compile(r"^/openai/deployments/([^/]+)/(chat/completions|completions|embeddings)$")
 _V1_PATH_RE = re.compile(r"^/openai/v1/(chat/completions|completions|embeddings)$")
+_SLASHES_RE = re.compile(r"/{2,}")
 
 # suffix -> (model kind, operation name in errors, operation id in rate-limit texts)
 _OPERATIONS = {
@@ -142,9 +143,9 @@ class FakeAzureOpenAI:
     ``gpt-4o``).  When omitted, any deployment whose name is itself a known model exists
     (``gpt-4o``, ``text-embedding-ada-002``, ...); when given, only those deployments exist.
     api_keys / bearer_tokens: when given, only these ``api-key`` values / Entra bearer tokens
-    are accepted; by default any non-empty one passes.  api_versions replaces the accepted
-    dated api-versions.  chat_models / completion_models / embedding_models extend the model
-    catalogue of the inner FakeOpenAI.
+    are accepted; by default any non-empty one passes but an unresolved ``${credential.*}``
+    placeholder.  api_versions replaces the accepted dated api-versions.  chat_models /
+    completion_models / embedding_models extend the model catalogue of the inner FakeOpenAI.
     """
 
     name = "azure_openai"
@@ -199,7 +200,9 @@ class FakeAzureOpenAI:
             return ProviderResponse.json(err.status, err.body(), self._headers(request))
 
     async def _dispatch(self, request: ProviderRequest) -> ProviderResponse:
-        path = request.path
+        # The front end folds repeated slashes: an endpoint configured with a trailing "/"
+        # (``https://${parameters.endpoint}/openai/...``) still reaches the deployment.
+        path = _SLASHES_RE.sub("/", request.path)
         query = parse_qs(request.query, keep_blank_values=True)
         api_version = (query.get("api-version") or [None])[0]
         m = _DEPLOYMENT_PATH_RE.match(path)
@@ -250,20 +253,24 @@ class FakeAzureOpenAI:
             raise AzureAPIError(400, "BadRequest", MODEL_API_VERSION_MESSAGE)
         body = dict(body)
         body["model"] = openai_model  # the deployment decides; a body "model" is ignored
+        if kind == "embedding" and isinstance(body.get("input_type"), str):
+            # Azure's embeddings schema adds ``input_type`` (a free-form string) to OpenAI's;
+            # any other type stays in and is refused like an unknown argument.
+            del body["input_type"]
         return await self._forward(request, suffix, json.dumps(body).encode("utf-8"), body, api_version)
 
     def _authenticate(self, request: ProviderRequest) -> None:
         key = request.headers.get("api-key")
         if key is not None:
             key = key.strip()
-            if not key or (self.api_keys is not None and key not in self.api_keys):
+            if not key or rejects_key(key, self.api_keys):
                 raise AzureAPIError(401, "401", INVALID_KEY_MESSAGE)
             return
         auth = request.headers.get("Authorization", "").strip()
         scheme, _, token = auth.partition(" ")
         if scheme.lower() == "bearer":
             token = token.strip()
-            if not token or (self.bearer_tokens is not None and token not in self.bearer_tokens):
+            if not token or rejects_key(token, self.bearer_tokens):
                 raise AzureAPIError(401, "401", INVALID_TOKEN_MESSAGE)
             return
         raise AzureAPIError(401, "401", INVALID_KEY_MESSAGE)

@@ -25,6 +25,8 @@ __all__ = [
     "ScriptItem",
     "make_app",
     "PROVIDER_KEY",
+    "UNRESOLVED_CREDENTIAL",
+    "rejects_key",
 ]
 
 HeadersInput = Union[Mapping[str, str], Iterable[tuple[str, str]], None]
@@ -53,6 +55,18 @@ def _freeze_body(body: Any) -> bytes:
     if isinstance(body, str):
         return body.encode("utf-8")
     return bytes(body)
+
+
+#: what ML Commons leaves in a header when a connector names a credential it does not have
+#: (StringSubstitutor keeps an unknown ``${credential.x}`` verbatim)
+UNRESOLVED_CREDENTIAL = "${credential."
+
+
+def rejects_key(key: str, api_keys: Iterable[str] | None) -> bool:
+    """Whether a key-authenticated fake turns ``key`` away: not one of ``api_keys`` (None:
+    any key is known), or an unresolved ``${credential.*}`` placeholder, which no real
+    provider ever issued."""
+    return UNRESOLVED_CREDENTIAL in key or (api_keys is not None and key not in api_keys)
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,8 @@ Operations (all SigV4-authenticated with signing service ``bedrock``):
 
 * ``POST https://bedrock-runtime.<region>.amazonaws.com/model/{modelId}/invoke`` (InvokeModel)
 * ``POST https://bedrock-runtime.<region>.amazonaws.com/model/{modelId}/converse`` (Converse)
+* ``POST https://bedrock-runtime.<region>.amazonaws.com/openai/v1/chat/completions`` (the
+  OpenAI-compatible Chat Completions API of the OpenAI open-weight models, gpt-oss)
 * ``POST https://bedrock-agent-runtime.<region>.amazonaws.com/rerank`` (Rerank)
 
 InvokeModel bodies are checked the way Bedrock checks them: a JSON schema per
@@ -48,6 +50,7 @@ from .aws import (
     request_id_for,
 )
 from .base import ProviderRequest, ProviderResponse, Recorder, Script, ScriptCallable
+from .openai import FakeOpenAI
 
 __all__ = ["BedrockModel", "FakeBedrockRuntime", "bedrock_error"]
 
@@ -115,6 +118,7 @@ _BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _PATH_RE = re.compile(
     r"^/model/(?P<model>[^/]+)/(?P<op>invoke|converse|invoke-with-response-stream|converse-stream)$"
 )
+_OPENAI_CHAT_PATH = "/openai/v1/chat/completions"
 _FOUNDATION_ARN_RE = re.compile(
     r"^arn:aws(?:-[a-z-]+)?:bedrock:(?P<region>[a-z0-9-]{1,20})::foundation-model/(?P<id>.+)$"
 )
@@ -143,8 +147,8 @@ _PROFILE_GEOS: dict[str, Callable[[str], bool]] = {
 class BedrockModel:
     """One base model the fake serves.
 
-    kind: titan-embed-text-v1 | titan-embed-text-v2 | titan-embed-image-v1 |
-    cohere-embed-v3 | cohere-embed-v4 | claude | cohere-rerank | amazon-rerank.
+    kind: titan-embed-text-v1 | titan-embed-text-v2 | titan-embed-image-v1 | nova-embed |
+    cohere-embed-v3 | cohere-embed-v4 | claude | cohere-rerank | amazon-rerank | openai-chat.
     """
 
     model_id: str
@@ -168,6 +172,7 @@ _CATALOGUE: tuple[BedrockModel, ...] = (
     BedrockModel("amazon.titan-embed-g1-text-02", "titan-embed-text-v1", 1536),
     BedrockModel("amazon.titan-embed-text-v2:0", "titan-embed-text-v2", 1024),
     BedrockModel("amazon.titan-embed-image-v1", "titan-embed-image-v1", 1024),
+    BedrockModel("amazon.nova-2-multimodal-embeddings-v1:0", "nova-embed", 3072),
     BedrockModel("cohere.embed-english-v3", "cohere-embed-v3", 1024),
     BedrockModel("cohere.embed-multilingual-v3", "cohere-embed-v3", 1024),
     BedrockModel("cohere.embed-v4:0", "cohere-embed-v4", 1536),
@@ -192,9 +197,12 @@ _CATALOGUE: tuple[BedrockModel, ...] = (
             profile=True, cache=True),
     _claude("anthropic.claude-haiku-4-5-20251001-v1:0", "claude-haiku-4-5-20251001", 64000,
             profile=True, cache=True),
+    BedrockModel("openai.gpt-oss-120b-1:0", "openai-chat"),
+    BedrockModel("openai.gpt-oss-20b-1:0", "openai-chat"),
 )
 _EMBED_KINDS = frozenset(
-    {"titan-embed-text-v1", "titan-embed-text-v2", "titan-embed-image-v1", "cohere-embed-v3", "cohere-embed-v4"}
+    {"titan-embed-text-v1", "titan-embed-text-v2", "titan-embed-image-v1", "nova-embed", "cohere-embed-v3",
+     "cohere-embed-v4"}
 )
 _RERANK_KINDS = frozenset({"cohere-rerank", "amazon-rerank"})
 
@@ -345,13 +353,55 @@ _TITAN_V2_SCHEMA = _obj(
     },
     ["inputText"],
 )
+# null stands for "absent": ML Commons' multimodal blueprint sends ``${parameters.inputImage:-null}``
 _TITAN_IMAGE_SCHEMA = _obj(
     {
-        "inputText": {"type": "string", "minLength": 1},
-        "inputImage": {"type": "string", "minLength": 1},
+        "inputText": {"type": ["string", "null"], "minLength": 1},
+        "inputImage": {"type": ["string", "null"], "minLength": 1},
         "embeddingConfig": _obj({"outputEmbeddingLength": {"type": "integer", "enum": [256, 384, 1024]}},
                                 ["outputEmbeddingLength"]),
     }
+)
+_NOVA_SOURCE = _obj({
+    "bytes": {"type": "string", "minLength": 1},
+    "s3Location": _obj({"uri": {"type": "string", "minLength": 1}, "bucketOwner": _STR}, ["uri"]),
+})
+_NOVA_PURPOSES = ["GENERIC_INDEX", "GENERIC_RETRIEVAL", "TEXT_RETRIEVAL", "IMAGE_RETRIEVAL", "VIDEO_RETRIEVAL",
+                  "DOCUMENT_RETRIEVAL", "AUDIO_RETRIEVAL", "CLASSIFICATION", "CLUSTERING"]
+_NOVA_SCHEMA = _obj(
+    {
+        "schemaVersion": {"type": "string", "enum": ["nova-multimodal-embed-v1"]},
+        "taskType": {"type": "string", "enum": ["SINGLE_EMBEDDING", "SEGMENTED_EMBEDDING"]},
+        "singleEmbeddingParams": _obj(
+            {
+                "embeddingPurpose": {"type": "string", "enum": _NOVA_PURPOSES},
+                "embeddingDimension": {"type": "integer", "enum": [256, 384, 1024, 3072]},
+                "text": _obj({"truncationMode": {"type": "string", "enum": ["START", "END", "NONE"]},
+                              "value": _STR, "source": _NOVA_SOURCE}, ["truncationMode"]),
+                "image": _obj({"detailLevel": {"type": "string", "enum": ["STANDARD_IMAGE", "DOCUMENT_IMAGE"]},
+                               "format": {"type": "string", "enum": ["png", "jpeg", "gif", "webp"]},
+                               "source": _NOVA_SOURCE}, ["format", "source"]),
+                "audio": _obj({"format": {"type": "string", "enum": ["mp3", "wav", "ogg"]},
+                               "source": _NOVA_SOURCE}, ["format", "source"]),
+                "video": _obj({"format": {"type": "string", "enum": ["mp4", "mov", "mkv", "webm", "flv", "mpeg",
+                                                                     "mpg", "wmv", "3gp"]},
+                               "embeddingMode": {"type": "string",
+                                                 "enum": ["AUDIO_VIDEO_COMBINED", "AUDIO_VIDEO_SEPARATE"]},
+                               "source": _NOVA_SOURCE}, ["format", "source", "embeddingMode"]),
+            },
+            ["embeddingPurpose"],
+        ),
+    },
+    ["taskType"],
+)
+_NOVA_MODALITIES = ("text", "image", "video", "audio")
+_NOVA_MAX_TEXT_TOKENS = 8192
+# UNSURE: wording of Nova's own (post-schema) validation texts
+NOVA_ONE_MODALITY_MESSAGE = "Exactly one of text, image, video or audio must be provided in singleEmbeddingParams."
+NOVA_ONE_SOURCE_MESSAGE = "Exactly one of {choices} must be provided for {field}."
+NOVA_ASYNC_ONLY_MESSAGE = "SEGMENTED_EMBEDDING is only supported by the asynchronous API (StartAsyncInvoke)."
+NOVA_TEXT_TOO_LONG_MESSAGE = (
+    "Input text exceeds the maximum of {limit} tokens ({count} given) and truncationMode is NONE."
 )
 _COHERE_INPUT_TYPES = ["search_document", "search_query", "classification", "clustering", "image"]
 _COHERE_EMBEDDING_TYPES = ["float", "int8", "uint8", "binary", "ubinary"]
@@ -624,6 +674,9 @@ class FakeBedrockRuntime:
         self.denied_models = set(denied_models)
         self.retired_models = set(retired_models)
         self._catalogue: dict[str, BedrockModel] = {m.model_id: m for m in _CATALOGUE}
+        # The Chat Completions API validates and answers like OpenAI's: delegated (composition).
+        self._openai = FakeOpenAI(
+            chat_models=[m.model_id for m in _CATALOGUE if m.kind == "openai-chat"], recorder_size=1)
         self._custom: dict[str, ModelHandler] = dict(models or {})
         extra = tuple(r for r in regions if r not in AWS_REGIONS)
         self.regions = frozenset(AWS_REGIONS) | frozenset(extra)
@@ -676,6 +729,8 @@ class FakeBedrockRuntime:
             if request.method == "POST" and request.path == "/rerank":
                 return self._rerank(request, request_id, region)
             raise self._unknown_operation()
+        if request.method == "POST" and request.path == _OPENAI_CHAT_PATH:
+            return await self._chat_completions(request, request_id, region)
         m = _PATH_RE.match(request.path)
         if m is None or request.method != "POST":
             raise self._unknown_operation()
@@ -753,6 +808,10 @@ class FakeBedrockRuntime:
             return self._titan_v2(model, body, request_id)
         if kind == "titan-embed-image-v1":
             return self._titan_image(model, body, request_id)
+        if kind == "nova-embed":
+            return self._nova_embed(model, body, request_id)
+        if kind == "openai-chat":
+            return await self._openai_chat(model, body, request_id)
         if kind in ("cohere-embed-v3", "cohere-embed-v4"):
             return self._cohere_embed(model, body, request_id)
         if kind in _RERANK_KINDS:
@@ -810,16 +869,17 @@ class FakeBedrockRuntime:
 
     def _titan_image(self, model: BedrockModel, body: dict[str, Any], request_id: str) -> ProviderResponse:
         _validate(body, _TITAN_IMAGE_SCHEMA)
-        if "inputText" not in body and "inputImage" not in body:
+        text, image_data = body.get("inputText"), body.get("inputImage")
+        if text is None and image_data is None:
             raise _malformed(["#: required key [inputText] not found#: required key [inputImage] not found"])
         dims = body.get("embeddingConfig", {}).get("outputEmbeddingLength", model.dimension)
         key = b""
         tokens = 0
-        if "inputText" in body:
-            tokens = self._titan_tokens(body["inputText"], 256)
-            key += b"text:" + body["inputText"].encode("utf-8")
-        if "inputImage" in body:
-            image = self._decode_image(body["inputImage"])
+        if text is not None:
+            tokens = self._titan_tokens(text, 256)
+            key += b"text:" + text.encode("utf-8")
+        if image_data is not None:
+            image = self._decode_image(image_data)
             key += b"\0image:" + hashlib.sha256(image).digest()
         native = _raw_vector(model.model_id, key, model.dimension)
         vector = _normalise(native[:dims])
@@ -828,16 +888,142 @@ class FakeBedrockRuntime:
                                  headers=self._headers(request_id, input_tokens=tokens))
 
     @staticmethod
-    def _decode_image(data: str) -> bytes:
+    def _decode_base64(data: str, what: str) -> bytes:
         try:
-            image = base64.b64decode(data, validate=True)
+            return base64.b64decode(data, validate=True)
         except (binascii.Error, ValueError):
-            raise _validation("Unable to decode the provided image: it is not valid base64.") from None
+            raise _validation(f"Unable to decode the provided {what}: it is not valid base64.") from None
+
+    @classmethod
+    def _decode_image(cls, data: str) -> bytes:
+        image = cls._decode_base64(data, "image")
         if len(image) > 25 * 1024 * 1024:
             raise _validation("The provided image exceeds the maximum allowed size of 25 MB.")
         if not image.startswith((b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff")):
             raise _validation("The provided image format is not supported. Supported formats: png, jpeg.")
         return image
+
+    # -- Nova multimodal embeddings
+
+    def _nova_embed(self, model: BedrockModel, body: dict[str, Any], request_id: str) -> ProviderResponse:
+        """Nova 2 multimodal embeddings, synchronous: one modality in, ``{"embeddings": [...]}`` out."""
+        _validate(body, _NOVA_SCHEMA)
+        if body["taskType"] != "SINGLE_EMBEDDING":
+            raise _validation(NOVA_ASYNC_ONLY_MESSAGE)
+        params = body.get("singleEmbeddingParams")
+        if params is None:
+            raise _malformed(["#: required key [singleEmbeddingParams] not found"])
+        present = [m for m in _NOVA_MODALITIES if m in params]
+        if len(present) != 1:
+            raise _validation(NOVA_ONE_MODALITY_MESSAGE)
+        modality = present[0]
+        section = params[modality]
+        dims = params.get("embeddingDimension", model.dimension)
+        extra: dict[str, Any] = {}
+        tokens = 0
+        if modality == "text":
+            if ("value" in section) == ("source" in section):
+                raise _validation(NOVA_ONE_SOURCE_MESSAGE.format(choices="value or source", field="text"))
+            if "value" in section:
+                text = section["value"]
+                tokens = count_tokens(text)
+                if tokens > _NOVA_MAX_TEXT_TOKENS:
+                    mode = section["truncationMode"]
+                    if mode == "NONE":
+                        raise _validation(NOVA_TEXT_TOO_LONG_MESSAGE.format(limit=_NOVA_MAX_TEXT_TOKENS,
+                                                                            count=tokens))
+                    if mode == "END":
+                        text, _ = _truncate_tokens(text, _NOVA_MAX_TEXT_TOKENS)
+                    else:  # START: the beginning goes
+                        text = text[list(_TOKEN_RE.finditer(text))[-_NOVA_MAX_TEXT_TOKENS].start():]
+                    tokens = _NOVA_MAX_TEXT_TOKENS
+                    extra["truncatedCharLength"] = len(text)  # UNSURE: what the length counts
+                key = b"text:" + text.encode("utf-8")
+            else:
+                key = b"text:" + self._nova_source(section["source"], "text")
+        else:
+            key = modality.encode() + b":" + self._nova_source(section["source"], modality)
+        if modality == "video" and section["embeddingMode"] == "AUDIO_VIDEO_SEPARATE":
+            types = ["VIDEO", "AUDIO"]
+        elif modality == "video":
+            types = ["AUDIO_VIDEO_COMBINED"]
+        else:
+            types = [modality.upper()]
+        embeddings = []
+        for etype in types:
+            vector = _normalise(_raw_vector(model.model_id, key + b"\0" + etype.encode(), model.dimension)[:dims])
+            embeddings.append({"embeddingType": etype, "embedding": vector, **extra})
+        return aws_json_response(200, {"embeddings": embeddings}, request_id=request_id,
+                                 headers=self._headers(request_id, input_tokens=tokens))
+
+    def _nova_source(self, source: dict[str, Any], field: str) -> bytes:
+        """The content a Nova ``source`` names: inline base64 bytes, or an S3 object (by URI)."""
+        if ("bytes" in source) == ("s3Location" in source):
+            raise _validation(NOVA_ONE_SOURCE_MESSAGE.format(choices="bytes or s3Location",
+                                                             field=f"{field}.source"))
+        if "bytes" in source:
+            return hashlib.sha256(self._decode_base64(source["bytes"], field)).digest()
+        return b"s3:" + source["s3Location"]["uri"].encode("utf-8")
+
+    # -- OpenAI open-weight models (gpt-oss): OpenAI's Chat Completions API
+
+    async def _chat_completions(self, request: ProviderRequest, request_id: str,
+                                region: str | None) -> ProviderResponse:
+        """``POST /openai/v1/chat/completions``: the body's ``model`` picks the Bedrock model."""
+        try:
+            body = json.loads(request.body.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            body = None
+        model_id = body.get("model") if isinstance(body, dict) else None
+        if not isinstance(model_id, str) or not model_id:
+            # Unparseable body or no usable model: OpenAI's own errors, as the API answers them.
+            return await self._forward_openai(request.body, request_id)
+        resolved = self._resolve(model_id, region)
+        if resolved.model is None or resolved.model.kind != "openai-chat":
+            raise _validation(CONVERSE_UNSUPPORTED_MESSAGE)
+        return await self._openai_chat(resolved.model, body, request_id)
+
+    async def _openai_chat(self, model: BedrockModel, body: dict[str, Any], request_id: str) -> ProviderResponse:
+        """A gpt-oss chat completion, in the shape Bedrock answers it (reasoning in the content)."""
+        if body.get("stream") is True:
+            raise _validation("The fake Bedrock runtime does not implement streaming operations.")
+        reply = await self._forward_openai(json.dumps(dict(body, model=model.model_id)).encode("utf-8"), request_id)
+        if reply.status != 200:
+            return reply
+        payload = reply.json_body()
+        # gpt-oss on Bedrock puts its chain of thought in the content, as a <reasoning> prefix
+        prompt = next((m["content"] for m in reversed(body["messages"]) if m["role"] == "user"), "")
+        if not isinstance(prompt, str):
+            prompt = " ".join(p.get("text", "") for p in prompt if isinstance(p, dict))
+        reasoning = f'The user asks: "{_excerpt(prompt)}". Answer it directly.'
+        reasoning_tokens = 0
+        for choice in payload["choices"]:
+            choice.pop("logprobs", None)
+            message = choice["message"]
+            message.pop("refusal", None)
+            if isinstance(message.get("content"), str):
+                message["content"] = f"<reasoning>{reasoning}</reasoning>{message['content']}"
+                reasoning_tokens += count_tokens(reasoning)
+        usage = payload["usage"]
+        completion = usage["completion_tokens"] + reasoning_tokens
+        payload.update(
+            id="chatcmpl-" + request_id.replace("-", "")[:8],
+            service_tier="standard",
+            usage={"completion_tokens": completion, "prompt_tokens": usage["prompt_tokens"],
+                   "total_tokens": usage["prompt_tokens"] + completion},
+        )
+        return aws_json_response(200, payload, request_id=request_id)
+
+    async def _forward_openai(self, raw: bytes, request_id: str) -> ProviderResponse:
+        inner = ProviderRequest("POST", "https://api.openai.com/v1/chat/completions",
+                                {"Authorization": "Bearer bedrock", "Content-Type": "application/json"}, raw)
+        reply = await self._openai.handle(inner)
+        if reply.status == 200:
+            return reply
+        # UNSURE: Bedrock's OpenAI-compatible endpoint is taken to answer schema errors in
+        # OpenAI's {"error": {...}} envelope, as the OpenAI SDKs it serves expect.
+        return ProviderResponse(reply.status, {"Content-Type": "application/json", "x-amzn-RequestId": request_id},
+                                reply.body)
 
     # -- Cohere embed
 

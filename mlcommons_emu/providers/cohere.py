@@ -26,7 +26,7 @@ import struct
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from .base import ProviderRequest, ProviderResponse, Recorder, Script, ScriptItem
+from .base import ProviderRequest, ProviderResponse, Recorder, Script, ScriptItem, rejects_key
 
 __all__ = ["CohereAPIError", "FakeCohere"]
 
@@ -322,9 +322,10 @@ class FakeCohere:
     """Strict, deterministic stand-in for https://api.cohere.ai and https://api.cohere.com.
 
     api_keys: when given, only these bearer keys are accepted (others get 401 "invalid api
-    token"); by default any non-empty key passes.  embed_models maps extra model names to
-    their dimension (treated as v3-generation models); chat_models / rerank_models /
-    generate_models extend the other catalogues.
+    token"); by default any non-empty key passes but an unresolved ``${credential.*}``
+    placeholder.  embed_models maps extra model names to their dimension (treated as
+    v3-generation models); chat_models / rerank_models / generate_models extend the other
+    catalogues.
     """
 
     name = "cohere"
@@ -395,7 +396,7 @@ class FakeCohere:
             raise CohereAPIError(401, INVALID_API_TOKEN_MESSAGE)
         if not key:
             raise CohereAPIError(401, NO_API_KEY_MESSAGE)
-        if self.api_keys is not None and key not in self.api_keys:
+        if rejects_key(key, self.api_keys):
             raise CohereAPIError(401, INVALID_API_TOKEN_MESSAGE)
 
     @staticmethod

@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping
 from json.decoder import scanstring
 from typing import Any
 
-from .base import ProviderRequest, ProviderResponse, Recorder, Script, ScriptItem
+from .base import ProviderRequest, ProviderResponse, Recorder, Script, ScriptItem, rejects_key
 from .openai import count_tokens
 
 __all__ = ["DeepSeekAPIError", "FakeDeepSeek"]
@@ -271,8 +271,8 @@ class FakeDeepSeek:
 
     api_keys: when given, only these bearer keys are accepted (others get DeepSeek's
     "Authentication Fails, Your api key: ****xxxx is invalid"); by default any non-empty key
-    passes.  Prompt caching is not simulated: every prompt token is a cache miss, so the
-    same request always gets the same usage block.
+    passes but an unresolved ``${credential.*}`` placeholder.  Prompt caching is not simulated:
+    every prompt token is a cache miss, so the same request always gets the same usage block.
     """
 
     name = "deepseek"
@@ -313,7 +313,7 @@ class FakeDeepSeek:
         key = key.strip()
         if scheme.lower() != "bearer" or not key:
             raise DeepSeekAPIError(401, AUTH_FORMAT_MESSAGE, type="authentication_error")
-        if self.api_keys is not None and key not in self.api_keys:
+        if rejects_key(key, self.api_keys):
             raise DeepSeekAPIError(
                 401, INVALID_KEY_MESSAGE.format(tail=key[-4:]), type="authentication_error"
             )

@@ -17,7 +17,7 @@ from email.parser import BytesParser
 from typing import Any
 from urllib.parse import parse_qs
 
-from .base import ProviderRequest, ProviderResponse, Recorder, Script
+from .base import ProviderRequest, ProviderResponse, Recorder, Script, rejects_key
 
 __all__ = ["FakeOpenAI", "OpenAIAPIError", "SAMPLE_BATCH_FILE_ID"]
 
@@ -601,7 +601,8 @@ class FakeOpenAI:
     """Strict, deterministic stand-in for https://api.openai.com.
 
     api_keys: when given, only these bearer keys are accepted (others get
-    OpenAI's invalid_api_key 401); by default any non-empty key passes.
+    OpenAI's invalid_api_key 401); by default any non-empty key passes but an
+    unresolved ``${credential.*}`` placeholder.
     chat_models / completion_models / embedding_models extend the built-in
     catalogue (embedding_models maps name -> vector dimension).
 
@@ -724,7 +725,7 @@ class FakeOpenAI:
         key = key.strip()
         if scheme.lower() != "bearer" or not key:
             raise OpenAIAPIError(401, NO_API_KEY_MESSAGE)
-        if self.api_keys is not None and key not in self.api_keys:
+        if rejects_key(key, self.api_keys):
             raise OpenAIAPIError(
                 401, INCORRECT_API_KEY_MESSAGE.format(key=_mask_key(key)), code="invalid_api_key"
             )

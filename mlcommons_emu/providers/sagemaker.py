@@ -1,4 +1,4 @@
-"""Deterministic in-process fake of Amazon SageMaker Runtime (InvokeEndpoint).
+"""Deterministic in-process fake of Amazon SageMaker Runtime (InvokeEndpoint) and batch transform.
 
 ``POST https://runtime.sagemaker.<region>.amazonaws.com/endpoints/{EndpointName}/invocations``,
 SigV4-signed for service ``sagemaker``.  Endpoints must exist: they are
@@ -6,14 +6,24 @@ registered on the fake (or, with ``accept_any_endpoint=True``, created on first
 use); an unknown name is SageMaker's 400 ``ValidationError`` ``Endpoint <name> of
 account <account> not found.``
 
-A registered endpoint answers either like a text-embedding container (the
-default; see ``_embedding_handler`` for the accepted request/response shapes)
-or through a custom handler.  Whatever the container answers with a non-2xx
-status becomes SageMaker's 424 ``ModelError`` envelope, as in the real service.
+A registered endpoint answers either like the containers ML Commons' SageMaker
+blueprints deploy (the default: a text-embedding model, a ColPali visual
+document retrieval model or the OpenSearch semantic highlighter, chosen by the
+request's shape; see ``_default_handler``) or through a custom handler.
+Whatever the container answers with a non-2xx status becomes SageMaker's 424
+``ModelError`` envelope, as in the real service.
+
+``https://api.sagemaker.<region>.amazonaws.com`` serves the batch transform jobs ML Commons'
+batch_predict drives: CreateTransformJob, DescribeTransformJob and StopTransformJob, named by
+``X-Amz-Target: SageMaker.<Operation>`` or by the path ``/<Operation>`` (what the blueprint's
+URL and the plugin's derived status/cancel actions call).  A job answers ``InProgress`` to its
+first describe and ``Completed`` afterwards (``Stopping`` then ``Stopped`` once stopped).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import inspect
 import json
@@ -45,6 +55,7 @@ from .base import ProviderRequest, ProviderResponse, Recorder, Script, ScriptCal
 __all__ = ["FakeSageMakerRuntime", "Invocation", "SageMakerModelError"]
 
 SAGEMAKER_NAMESPACE = "http://internal.amazon.com/coral/com.amazon.sagemaker.runtime/"
+SAGEMAKER_API_NAMESPACE = "http://internal.amazon.com/coral/com.amazon.sagemaker/"  # UNSURE
 ENDPOINT_NOT_FOUND_MESSAGE = "Endpoint {name} of account {account} not found."
 SERVICE_UNAVAILABLE_MESSAGE = "Service is unavailable. Try your call again."
 INTERNAL_FAILURE_MESSAGE = "An internal error occurred. Try your call again."
@@ -53,6 +64,16 @@ _ENDPOINT_NAME_PATTERN = "^[a-zA-Z0-9](-*[a-zA-Z0-9])*"
 _ENDPOINT_NAME_RE = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9])*$")
 _PATH_RE = re.compile(r"^/endpoints/(?P<name>[^/]+)/(?P<op>invocations|async-invocations|invocations-response-stream)$")
 _MAX_PAYLOAD = 6 * 1024 * 1024
+_HOST_PREFIXES = ("runtime.sagemaker", "api.sagemaker")
+_API_OPERATIONS = ("CreateTransformJob", "DescribeTransformJob", "StopTransformJob")
+_TRANSFORM_REQUIRED = ("TransformJobName", "ModelName", "TransformInput", "TransformOutput", "TransformResources")
+# UNSURE: the service API's texts for a duplicate / unknown job (the runtime's are verbatim)
+JOB_EXISTS_MESSAGE = (
+    "Transform job names must be unique within an AWS account and region, and a transform job with this name "
+    "already exists ({arn})"
+)
+JOB_NOT_FOUND_MESSAGE = "Could not find requested job with name {name}"
+_JOB_EPOCH = 1_722_037_257
 _VARIANT = "AllTraffic"
 _DEFAULT_REGION = "us-east-1"
 
@@ -107,6 +128,12 @@ def _validation_error(message: str) -> AwsError:
     return _sagemaker_error(400, "ValidationError", message)
 
 
+def _api_validation(message: str) -> AwsError:
+    # The service API (api.sagemaker, AWS JSON 1.1) names it ValidationException, unlike the runtime.
+    return AwsError(400, "ValidationException", message, namespace=SAGEMAKER_API_NAMESPACE,
+                    body={"__type": "ValidationException", "message": message})
+
+
 def _unit_vector(endpoint: str, text: str, dims: int) -> list[float]:
     raw = hashlib.shake_256(
         b"sagemaker-embedding\0" + endpoint.encode() + b"\0" + text.encode("utf-8")
@@ -123,8 +150,131 @@ def _container_error(message: str, status: int = 400) -> SageMakerModelError:
     )
 
 
+# -- ColPali (vidore/colpali, HF task visual-document-retrieval): 128-d multi-vectors, images
+# resized to 448x448 and cut into 14-pixel patches (a 32x32 grid)
+_COLPALI_DIM = 128
+_COLPALI_PATCH = 14
+_COLPALI_GRID = 32
+_QUERY_TOKEN_RE = re.compile(r"\s*(\w+|[^\w\s])")
+
+
+def _image_size(data: str) -> list[int]:
+    """(width, height) of a base64 PNG or JPEG, as PIL reads it; anything else is a 400."""
+    try:
+        raw = base64.b64decode(data, validate=True)
+    except (binascii.Error, ValueError):
+        raise _container_error("Incorrect padding: images must be base64-encoded strings") from None
+    if raw.startswith(b"\x89PNG\r\n\x1a\n") and len(raw) >= 24:
+        return list(struct.unpack(">II", raw[16:24]))
+    if raw.startswith(b"\xff\xd8"):
+        i = 2
+        while i + 9 < len(raw) and raw[i] == 0xFF:
+            marker, length = raw[i + 1], struct.unpack(">H", raw[i + 2:i + 4])[0]
+            if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+                height, width = struct.unpack(">HH", raw[i + 5:i + 9])
+                return [width, height]
+            i += 2 + length
+    raise _container_error("cannot identify image file <_io.BytesIO object>")
+
+
+def _colpali(endpoint: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    queries, images = inputs.get("queries"), inputs.get("images")
+    for field, value in (("queries", queries), ("images", images)):
+        if value is not None and not (isinstance(value, list) and value and all(isinstance(v, str) for v in value)):
+            raise _container_error(f"'{field}' must be a non-empty list of strings")
+    if queries is None and images is None:
+        raise _container_error("'inputs' must contain 'queries' and/or 'images'")
+    out: dict[str, Any] = {}
+    if queries is not None:
+        tokens = []
+        for query in queries:
+            # sentencepiece marks a word that follows a space ("Query: hello" -> "\u2581hello")
+            words = [("\u2581" if m.group(0)[0].isspace() else "") + m.group(1)
+                     for m in _QUERY_TOKEN_RE.finditer(" " + query)]
+            tokens.append({"raw": f"<bos>Query: {query}", "tokens": ["<bos>", "Query", ":"] + words})
+        out["query_embeddings"] = [
+            [_unit_vector(endpoint, f"query:{query}:{position}:{token}", _COLPALI_DIM)
+             for position, token in enumerate(t["tokens"])]
+            for query, t in zip(queries, tokens)]
+        out["query_tokens"] = tokens
+    if images is not None:
+        sizes = [_image_size(image) for image in images]
+        patches = _COLPALI_GRID * _COLPALI_GRID
+        out["image_embeddings"] = [
+            [_unit_vector(endpoint, f"image:{hashlib.sha256(image.encode()).hexdigest()}:{p}", _COLPALI_DIM)
+             for p in range(patches)]
+            for image in images]
+        out["image_mask"] = [[1.0] * patches for _ in images]
+        out["patch_shape"] = {"height": _COLPALI_GRID, "width": _COLPALI_GRID, "total": patches,
+                              "image_size": sizes[0], "patch_size": _COLPALI_PATCH}
+    if queries is not None and images is not None:
+        # late-interaction (MaxSim) scores are sums over query tokens: a few units each
+        out["scores"] = [[round(len(t["tokens"]) * (1.0 + _fraction(endpoint, "score", q, i)), 6)
+                          for i in images] for q, t in zip(queries, out["query_tokens"])]
+    return out
+
+
+# -- the OpenSearch semantic highlighter (opensearch-py-ml semantic_highlighting/inference.py)
+_SENTENCE_RE = re.compile(r"[^.!?]*[.!?]+|[^.!?]+$")
+_WORD_RE = re.compile(r"\w+")
+_STOP_WORDS = frozenset("a an and are as at be by for from how in is it of on or the to what when where which "
+                        "who why with".split())
+HIGHLIGHT_INPUT_MESSAGE = (  # the container's ValueError text
+    "Invalid input format. Expected one of:\n"
+    "1. {'inputs': [{'question': '...', 'context': '...'}, ...]}\n"
+    "2. {'question': '...', 'context': '...'}"
+)
+
+
+def _spans(question: str, context: str) -> list[dict[str, int]]:
+    """The sentences of ``context`` sharing the most content words with ``question``."""
+    wanted = {w for w in _WORD_RE.findall(question.lower()) if w not in _STOP_WORDS}
+    scored = []
+    for m in _SENTENCE_RE.finditer(context):
+        text = m.group(0)
+        start = m.start() + len(text) - len(text.lstrip())
+        end = m.start() + len(text.rstrip())
+        if end > start:
+            scored.append((len(wanted & set(_WORD_RE.findall(text.lower()))), start, end))
+    best = max((score for score, _, _ in scored), default=0)
+    return [{"start": start, "end": end} for score, start, end in scored if best and score == best]
+
+
+def _highlight(endpoint: str, payload: dict[str, Any]) -> dict[str, Any]:
+    inputs = payload.get("inputs")
+    if inputs:
+        if not isinstance(inputs, list) or not all(
+                isinstance(i, dict) and isinstance(i.get("question"), str) and isinstance(i.get("context"), str)
+                for i in inputs):
+            raise _container_error("'inputs' must be a list of objects with string 'question' and 'context'")
+        highlights: Any = [_spans(i["question"], i["context"]) for i in inputs]
+    elif (isinstance(payload.get("question"), str) and payload["question"]
+          and isinstance(payload.get("context"), str) and payload["context"] and "contexts" not in payload):
+        highlights = _spans(payload["question"], payload["context"])
+    else:
+        raise _container_error(HIGHLIGHT_INPUT_MESSAGE)
+    millis = round(5.0 + 45.0 * _fraction(endpoint, "highlight", json.dumps(payload, sort_keys=True)), 3)
+    return {"highlights": highlights, "processing_time_ms": millis, "device": "cpu"}
+
+
+def _fraction(*parts: Any) -> float:
+    """A number in [0, 1) fixed by the parts."""
+    digest = hashlib.sha256("\0".join(str(p) for p in parts).encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") / 2.0**64
+
+
+@dataclass
+class _TransformJob:
+    request: dict[str, Any]  # the CreateTransformJob body
+    arn: str
+    created: float
+    status: str = "InProgress"
+    described: bool = False
+
+
 class FakeSageMakerRuntime:
-    """Strict, deterministic stand-in for runtime.sagemaker.<region>.amazonaws.com.
+    """Strict, deterministic stand-in for runtime.sagemaker.<region>.amazonaws.com (and the
+    transform jobs of api.sagemaker.<region>.amazonaws.com).
 
     endpoints: names to create up front: an iterable of names (default embedding
     endpoints), or a mapping name -> dimension (int) | handler | None.
@@ -136,7 +286,7 @@ class FakeSageMakerRuntime:
 
     name = "sagemaker"
     service = "sagemaker"
-    hosts: tuple[str, ...] = tuple(f"runtime.sagemaker.{r}.amazonaws.com" for r in AWS_REGIONS)
+    hosts: tuple[str, ...] = tuple(f"{p}.{r}.amazonaws.com" for r in AWS_REGIONS for p in _HOST_PREFIXES)
 
     def __init__(
         self,
@@ -161,8 +311,9 @@ class FakeSageMakerRuntime:
         extra = tuple(r for r in regions if r not in AWS_REGIONS)
         self.regions = frozenset(AWS_REGIONS) | frozenset(extra)
         if extra:
-            self.hosts = type(self).hosts + tuple(f"runtime.sagemaker.{r}.amazonaws.com" for r in extra)
+            self.hosts = type(self).hosts + tuple(f"{p}.{r}.amazonaws.com" for r in extra for p in _HOST_PREFIXES)
         self._endpoints: dict[tuple[str, str | None], _Endpoint] = {}
+        self._jobs: dict[tuple[str | None, str], _TransformJob] = {}  # (region, lower-case name) -> job
         if endpoints is not None:
             if isinstance(endpoints, Mapping):
                 for ep_name, spec in endpoints.items():
@@ -217,7 +368,7 @@ class FakeSageMakerRuntime:
 
     def matches(self, host: str) -> bool:
         parsed = parse_aws_host(host)
-        return parsed is not None and parsed[0] == "runtime.sagemaker" and parsed[1] in self.regions
+        return parsed is not None and parsed[0] in _HOST_PREFIXES and parsed[1] in self.regions
 
     async def handle(self, request: ProviderRequest) -> ProviderResponse:
         request = ProviderRequest.coerce(request)
@@ -235,6 +386,12 @@ class FakeSageMakerRuntime:
         parsed = parse_aws_host(request.host)
         region = parsed[1] if parsed is not None else None
         self.verifier.verify(request, region=region)
+        target = request.headers.get("X-Amz-Target", "")
+        operation = target[len("SageMaker."):] if target.startswith("SageMaker.") else request.path.strip("/")
+        if (parsed is None or parsed[0] == "api.sagemaker") and operation in _API_OPERATIONS:
+            return self._transform_job(operation, request, request_id, region)
+        if parsed is not None and parsed[0] == "api.sagemaker":
+            raise AwsError(400, "UnknownOperationException", None)
         m = _PATH_RE.match(request.path)
         if m is None or request.method != "POST":
             raise AwsError(404, "UnknownOperationException", None)
@@ -270,7 +427,7 @@ class FakeSageMakerRuntime:
         )
         try:
             if endpoint.handler is None:
-                result: Any = self._embedding_handler(invocation, endpoint.dimension)
+                result: Any = self._default_handler(invocation, endpoint.dimension)
             else:
                 result = endpoint.handler(invocation)
                 if inspect.isawaitable(result):
@@ -296,20 +453,77 @@ class FakeSageMakerRuntime:
             return ProviderResponse(200, dict(base, **{"Content-Type": accept or "application/json"}), body)
         return ProviderResponse(200, dict(base, **{"Content-Type": "application/json"}), aws_json(result))
 
+    # ------------------------------------------------------ batch transform jobs
+
+    def _transform_job(self, operation: str, request: ProviderRequest, request_id: str,
+                       region: str | None) -> ProviderResponse:
+        try:
+            body = json.loads(request.body.decode("utf-8")) if request.body else {}
+        except (UnicodeDecodeError, ValueError):
+            body = None
+        if not isinstance(body, dict):
+            raise AwsError(400, "SerializationException", None)
+        required = _TRANSFORM_REQUIRED if operation == "CreateTransformJob" else _TRANSFORM_REQUIRED[:1]
+        problems = [f"Value null at '{f[0].lower() + f[1:]}' failed to satisfy constraint: Member must not be null"
+                    for f in required if body.get(f) is None]
+        name = body.get("TransformJobName")
+        if name is not None and not isinstance(name, str):
+            raise AwsError(400, "SerializationException", None)
+        if name is not None and not (_ENDPOINT_NAME_RE.match(name) and len(name) <= 63):
+            problems.append(f"Value '{name}' at 'transformJobName' failed to satisfy constraint: Member must "
+                            f"satisfy regular expression pattern: {_ENDPOINT_NAME_PATTERN}")
+        if problems:
+            noun = "error" if len(problems) == 1 else "errors"
+            raise _api_validation(f"{len(problems)} validation {noun} detected: " + "; ".join(problems))
+        # names are case-insensitive (ARNs carry them in lower case, and the plugin reads them back from there)
+        key = (region, name.lower())
+        job = self._jobs.get(key)
+        if operation == "CreateTransformJob":
+            arn = f"arn:aws:sagemaker:{region or _DEFAULT_REGION}:{self.account_id}:transform-job/{name.lower()}"
+            if job is not None:
+                raise _api_validation(JOB_EXISTS_MESSAGE.format(arn=arn))
+            self._jobs[key] = _TransformJob(body, arn, float(_JOB_EPOCH + len(self._jobs)))
+            return self._api_response({"TransformJobArn": arn}, request_id)
+        if job is None:
+            raise _api_validation(JOB_NOT_FOUND_MESSAGE.format(name=name))
+        if operation == "StopTransformJob":
+            if job.status == "InProgress":
+                job.status = "Stopping"
+            return self._api_response({}, request_id)
+        # DescribeTransformJob: a running job finishes between two describes
+        if job.described and job.status in ("InProgress", "Stopping"):
+            job.status = "Completed" if job.status == "InProgress" else "Stopped"
+        job.described = True
+        described = dict(job.request, TransformJobArn=job.arn, TransformJobStatus=job.status,
+                         CreationTime=job.created, TransformStartTime=job.created + 60.0)
+        if job.status in ("Completed", "Stopped"):
+            described["TransformEndTime"] = job.created + 300.0
+        return self._api_response(dict(sorted(described.items())), request_id)
+
+    @staticmethod
+    def _api_response(obj: Any, request_id: str) -> ProviderResponse:
+        return ProviderResponse(200, {"Content-Type": "application/x-amz-json-1.1", "x-amzn-RequestId": request_id},
+                                aws_json(obj))
+
     def _model_error(self, endpoint: str, region: str | None, status: int, original: str) -> AwsError:
         return self.model_error(endpoint, status, original, region=region or _DEFAULT_REGION,
                                 account_id=self.account_id)
 
-    # ------------------------------------------------ built-in embedding model
+    # ------------------------------------------------------- built-in models
 
-    @staticmethod
-    def _embedding_handler(invocation: Invocation, dimension: int) -> Any:
-        """The default endpoint: a sentence-embedding container.
+    @classmethod
+    def _default_handler(cls, invocation: Invocation, dimension: int) -> Any:
+        """The default endpoint, by the JSON body's shape (Content-Type absent or JSON):
 
-        Accepted bodies (Content-Type absent or JSON) and answers:
-          ["a", "b"]                          -> [[...], [...]]          (DJL / custom containers)
-          {"inputs": "a" | ["a", "b"]}        -> [[...], ...]            (HF TEI / feature-extraction)
-          {"text_inputs": "a" | ["a", ...]}   -> {"embedding": [[...], ...]}  (JumpStart text embedding)
+        * a sentence-embedding container (``dimension``-sized vectors):
+            ["a", "b"]                          -> [[...], [...]]          (DJL / custom containers)
+            {"inputs": "a" | ["a", "b"]}        -> [[...], ...]            (HF TEI / feature-extraction)
+            {"text_inputs": "a" | ["a", ...]}   -> {"embedding": [[...], ...]}  (JumpStart text embedding)
+        * ColPali (HF ``visual-document-retrieval``), ``{"queries": [...], "images": [...]}`` (or that
+          object under ``inputs``) -> multi-vector query / image embeddings (and their scores when both
+          are given);
+        * the OpenSearch semantic highlighter, ``{"question", "context"}`` or
+          ``{"inputs": [{"question", "context"}, ...]}`` -> ``{"highlights": ...}``.
         Anything else is a 400 from the container, i.e. a 424 ModelError.
         """
         ctype = (invocation.content_type or "application/json").split(";")[0].strip().lower()
@@ -324,7 +538,18 @@ class FakeSageMakerRuntime:
             payload = invocation.json()
         except (UnicodeDecodeError, ValueError) as exc:
             raise _container_error(f"Invalid JSON input: {exc}") from None
+        if isinstance(payload, dict):
+            # the Hugging Face toolkit takes ``inputs`` if present, else the whole body
+            inputs = payload.get("inputs", payload)
+            if isinstance(inputs, dict) and (inputs is not payload or {"queries", "images"} & payload.keys()):
+                return _colpali(invocation.endpoint, inputs)
+            if "question" in payload or "context" in payload or (
+                    isinstance(inputs, list) and inputs and all(isinstance(i, dict) for i in inputs)):
+                return _highlight(invocation.endpoint, payload)
+        return cls._embed(invocation.endpoint, payload, dimension)
 
+    @staticmethod
+    def _embed(endpoint: str, payload: Any, dimension: int) -> Any:
         def texts_of(value: Any, field: str) -> list[str]:
             if isinstance(value, str):
                 return [value]
@@ -333,7 +558,7 @@ class FakeSageMakerRuntime:
             raise _container_error(f"'{field}' must be a string or a non-empty list of strings")
 
         def embed(texts: list[str]) -> list[list[float]]:
-            return [_unit_vector(invocation.endpoint, t, dimension) for t in texts]
+            return [_unit_vector(endpoint, t, dimension) for t in texts]
 
         if isinstance(payload, list):
             return embed(texts_of(payload, "body"))
@@ -342,7 +567,6 @@ class FakeSageMakerRuntime:
                 return embed(texts_of(payload["inputs"], "inputs"))
             if "text_inputs" in payload:
                 return {"embedding": embed(texts_of(payload["text_inputs"], "text_inputs"))}
-            raise _container_error("Request body must be a list of strings or contain 'inputs' or 'text_inputs'")
         raise _container_error("Request body must be a list of strings or contain 'inputs' or 'text_inputs'")
 
     # ----------------------------------------------- canned replies for Script
