@@ -10,6 +10,7 @@ import attrs
 
 from mlcommons_emu.api import body as bodies
 from mlcommons_emu.api import errors as error_rendering
+from mlcommons_emu.api import response_params
 from mlcommons_emu.api.messages import RestRequest, RestResponse
 from mlcommons_emu.errors import EmulatorError, IllegalArgumentError, RouterError
 from mlcommons_emu.security import Unauthorized
@@ -319,7 +320,17 @@ def _normalise(path: str) -> str:
 
 
 async def dispatch(ctx: Context, request: RestRequest, routes: tuple[Route, ...] = ROUTES) -> RestResponse:
-    """Route one request; every failure becomes an OpenSearch error body."""
+    """Route one request; every failure becomes an OpenSearch error body; the response
+    parameters (``filter_path``, ``error_trace``) shape the body."""
+    response = await _route(ctx, request, routes)
+    if request.query and isinstance(response.body, (dict, list)):
+        shaped = response_params.apply(response.body, response.status, dict(request.query))
+        if shaped is not response.body:
+            response = attrs.evolve(response, body=shaped)
+    return response
+
+
+async def _route(ctx: Context, request: RestRequest, routes: tuple[Route, ...]) -> RestResponse:
     try:
         path = _normalise(request.path)
         # the security plugin authenticates before the router runs: unknown paths get 401 too

@@ -126,3 +126,53 @@ def test_trailing_slash_and_body_on_get(client):
     assert result["inference_results"][0]["status_code"] == 200
     got = client.transport.perform_request("GET", f"/_plugins/_ml/models/{model_id}", body={})
     assert got["name"] == "m"
+
+
+def test_search_through_the_ml_namespace(client):
+    client.cluster.put_settings(body={"persistent": {"plugins.ml_commons.only_run_on_ml_node": False}})
+    connector_id = client.plugins.ml.create_connector(body=body("openai_chat_connector"))["connector_id"]
+    for name in ("alpha chat", "beta chat"):
+        client.plugins.ml.register_model(body={"name": name, "function_name": "remote", "connector_id": connector_id})
+    found = client.plugins.ml.search_models(body={"query": {"match": {"name": "beta"}}})
+    assert [hit["_source"]["name"] for hit in found["hits"]["hits"]] == ["beta chat"]
+    connectors = client.plugins.ml.search_connectors(body={"query": {"match_all": {}}})
+    assert connectors["hits"]["total"]["value"] == 1
+    assert "credential" not in connectors["hits"]["hits"][0]["_source"]
+    groups = client.plugins.ml.search_model_group(body={"query": {"term": {"name.keyword": "alpha chat"}}})
+    assert groups["hits"]["total"]["value"] == 1
+    tasks = client.plugins.ml.search_tasks(body={"query": {"term": {"task_type": "REGISTER_MODEL"}}, "size": 1})
+    assert tasks["hits"]["total"]["value"] == 2 and len(tasks["hits"]["hits"]) == 1
+    # GET with a body, as curl users send it
+    got = client.transport.perform_request("GET", "/_plugins/_ml/models/_search",
+                                           body={"query": {"term": {"name.keyword": "alpha chat"}}})
+    assert got["hits"]["hits"][0]["_source"]["name"] == "alpha chat"
+    with pytest.raises(RequestError) as info:
+        client.plugins.ml.search_models(body={"query": {"no_such_query": {}}})
+    assert info.value.error == "parsing_exception"
+
+
+def test_response_parameters(client):
+    import json
+    import urllib.request
+
+    port = client.transport.hosts[0]["port"]
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/?pretty") as r:
+        text = r.read().decode()
+    assert text.startswith('{\n  "name"') and text.endswith("}\n")
+    assert client.transport.perform_request("GET", "/", params={"filter_path": "version.number"}) == {
+        "version": {"number": "3.8.0"}}
+    client.plugins.ml.create_connector(body=body("openai_chat_connector"))
+    found = client.plugins.ml.search_connectors(body={}, params={"filter_path": "hits.total,-hits.hits"})
+    assert found == {"hits": {"total": {"value": 1, "relation": "eq"}}}
+    with pytest.raises(NotFoundError) as info:
+        client.plugins.ml.get_model(model_id="AAAAAAAAAAAAAAAAAAAA", params={"error_trace": "true"})
+    assert info.value.info["error"]["stack_trace"].startswith("OpenSearchStatusException[")
+    with pytest.raises(NotFoundError) as info:
+        client.plugins.ml.get_model(model_id="AAAAAAAAAAAAAAAAAAAA")
+    assert "stack_trace" not in json.dumps(info.value.info)
+    # HEAD: the root answers 200 without a body; ML routes have no HEAD handler (405)
+    assert client.transport.perform_request("HEAD", "/") is True
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/_plugins/_ml/models/x", method="HEAD")
+    with pytest.raises(urllib.error.HTTPError) as failed:
+        urllib.request.urlopen(request)
+    assert failed.value.code == 405 and failed.value.read() == b""
