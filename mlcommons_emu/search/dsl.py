@@ -8,6 +8,7 @@ import attrs
 from mlcommons_emu.errors import IllegalArgumentError, ParsingError
 from mlcommons_emu.search import query as q
 from mlcommons_emu.search.query import Locator, parsing_error
+from mlcommons_emu.services.inputs import token_name
 
 MAX_RESULT_WINDOW = 10_000
 DEFAULT_TRACK_TOTAL_HITS = 10_000
@@ -50,7 +51,7 @@ def parse_source(body: dict[str, Any], text: str) -> SearchSource:
     for key, value in body.items():
         if key == "query":
             if not isinstance(value, dict):
-                raise parsing_error(f"Unknown key for a {_token(value)} in [query].", where.value_of(key))
+                raise parsing_error(f"Unknown key for a {token_name(value)} in [query].", where.value_of(key))
             where.value_of(key)
             out.query = parse_query(value, where)
         elif key == "from":
@@ -85,27 +86,13 @@ def parse_source(body: dict[str, Any], text: str) -> SearchSource:
         elif key in _NOT_EMULATED:
             raise IllegalArgumentError(f"mlcommons-emu does not emulate [{key}] in searches of the ML indices")
         else:
-            raise parsing_error(f"Unknown key for a {_token(value)} in [{key}].", where.value_of(key))
+            raise parsing_error(f"Unknown key for a {token_name(value)} in [{key}].", where.value_of(key))
     return out
-
-
-def _token(value: Any) -> str:
-    if isinstance(value, dict):
-        return "START_OBJECT"
-    if isinstance(value, list):
-        return "START_ARRAY"
-    if isinstance(value, bool):
-        return "VALUE_BOOLEAN"
-    if isinstance(value, (int, float)):
-        return "VALUE_NUMBER"
-    if value is None:
-        return "VALUE_NULL"
-    return "VALUE_STRING"
 
 
 def _int(value: Any, key: str, where: Locator) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise parsing_error(f"Unknown key for a {_token(value)} in [{key}].", where.value_of(key))
+        raise parsing_error(f"Unknown key for a {token_name(value)} in [{key}].", where.value_of(key))
     try:
         return int(value)
     except ValueError:
@@ -128,10 +115,10 @@ def _fetch_source(out: SearchSource, value: Any, where: Locator) -> None:
             elif name in ("excludes", "exclude"):
                 out.excludes = [str(p) for p in listed]
             else:
-                raise parsing_error(f"Unknown key for a {_token(patterns)} in [{name}].", where.value_of(name))
+                raise parsing_error(f"Unknown key for a {token_name(patterns)} in [{name}].", where.value_of(name))
     else:
         raise parsing_error("Expected one of [VALUE_BOOLEAN, VALUE_STRING, START_ARRAY, START_OBJECT] but found "
-                            f"[{_token(value)}]", where.value_of("_source"))
+                            f"[{token_name(value)}]", where.value_of("_source"))
 
 
 def _sorts(value: Any, where: Locator) -> list[SortSpec]:
@@ -150,7 +137,7 @@ def _sorts(value: Any, where: Locator) -> list[SortSpec]:
                 else:
                     raise parsing_error(f"[{name}] failed to parse field [sort]", where.value_of(name))
         else:
-            raise parsing_error(f"Unknown key for a {_token(item)} in [sort].", where.value_of("sort"))
+            raise parsing_error(f"Unknown key for a {token_name(item)} in [sort].", where.value_of("sort"))
     return out
 
 

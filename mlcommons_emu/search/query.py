@@ -424,10 +424,7 @@ class Bool(Query):
                 return None
             total += value
         if self.should:
-            if self.minimum_should_match is None:
-                required = 0 if (self.must or self.filter) else 1
-            else:
-                required = msm(self.minimum_should_match, len(self.should))
+            required = self._required_should()
             matched = 0
             for clause in self.should:
                 value = clause.score(s, source)
@@ -441,6 +438,12 @@ class Bool(Query):
         return total * self.boost
 
 
+    def _required_should(self) -> int:
+        """Lucene's default: one should clause when nothing else is required, else none."""
+        if self.minimum_should_match is None:
+            return 0 if (self.must or self.filter) else 1
+        return msm(self.minimum_should_match, len(self.should))
+
     def matches(self, s: Searcher, source: dict[str, Any]) -> bool:
         for clause in self.filter:
             if not clause.matches(s, source):
@@ -452,10 +455,7 @@ class Bool(Query):
             if not clause.matches(s, source):
                 return False
         if self.should:
-            if self.minimum_should_match is None:
-                required = 0 if (self.must or self.filter) else 1
-            else:
-                required = msm(self.minimum_should_match, len(self.should))
+            required = self._required_should()
             if required and sum(1 for c in self.should if c.matches(s, source)) < required:
                 return False
         elif self.minimum_should_match is not None and msm(self.minimum_should_match, 0) > 0:

@@ -39,7 +39,7 @@ def string_list(value: Any, field: str) -> list[str] | None:
     if value is None:
         return None
     if not isinstance(value, list):
-        raise ParsingError(f"[{field}] expected an array, found {_describe(value)}")
+        raise ParsingError(f"[{field}] expected an array, found {token_name(value)}")
     return [text(v, field) or "" for v in value]
 
 
@@ -47,7 +47,7 @@ def string_map(value: Any, field: str) -> dict[str, str] | None:
     if value is None:
         return None
     if not isinstance(value, dict):
-        raise ParsingError(f"[{field}] expected an object, found {_describe(value)}")
+        raise ParsingError(f"[{field}] expected an object, found {token_name(value)}")
     return {str(k): (text(v, field) if v is not None else None) for k, v in value.items()}  # type: ignore[misc]
 
 
@@ -55,11 +55,12 @@ def obj(value: Any, field: str) -> dict[str, Any] | None:
     if value is None:
         return None
     if not isinstance(value, dict):
-        raise ParsingError(f"[{field}] expected an object, found {_describe(value)}")
+        raise ParsingError(f"[{field}] expected an object, found {token_name(value)}")
     return value
 
 
-def _describe(value: Any) -> str:
+def token_name(value: Any) -> str:
+    """The Jackson token a JSON value starts with, as parser errors name it."""
     if isinstance(value, dict):
         return "START_OBJECT"
     if isinstance(value, list):
@@ -114,12 +115,12 @@ def connector_actions(value: Any, release: Release) -> tuple[ConnectorAction, ..
     if value is None:
         return None
     if not isinstance(value, list):
-        raise ParsingError(f"[actions] expected an array, found {_describe(value)}")
+        raise ParsingError(f"[actions] expected an array, found {token_name(value)}")
     null_suffix = "can't be null" if release >= (2, 19) else "can't null"
     actions = []
     for item in value:
         if not isinstance(item, dict):
-            raise ParsingError(f"[actions] expected an object, found {_describe(item)}")
+            raise ParsingError(f"[actions] expected an object, found {token_name(item)}")
         action_type = text(item.get("action_type"), "action_type")
         method = text(item.get("method"), "method")
         url = text(item.get("url"), "url")
