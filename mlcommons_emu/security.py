@@ -73,6 +73,12 @@ _ACTIONS: tuple[tuple[frozenset[str], re.Pattern[str], str], ...] = tuple(
         ("POST", r"/_plugins/_ml/tasks/[^/]+/_cancel", f"{ML}/tasks/cancel"),
         ("GET", r"/_plugins/_ml/tasks/[^/]+", f"{ML}/tasks/get"),
         ("DELETE", r"/_plugins/_ml/tasks/[^/]+", f"{ML}/tasks/delete"),
+        ("GET", r"/_plugins/_ml/profile(/models|/tasks)?(/[^/]+)?", f"{ML}/profile/nodes"),
+        ("GET", r"/_plugins/_ml/([^/]+/)?stats(/[^/]+)?", f"{ML}/stats/nodes"),
+        ("POST", r"/_plugins/_ml/controllers/[^/]+", f"{ML}/controllers/create"),
+        ("GET", r"/_plugins/_ml/controllers/[^/]+", f"{ML}/controllers/get"),
+        ("PUT", r"/_plugins/_ml/controllers/[^/]+", f"{ML}/controllers/update"),
+        ("DELETE", r"/_plugins/_ml/controllers/[^/]+", f"{ML}/controllers/delete"),
     )
 )
 

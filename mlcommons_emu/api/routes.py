@@ -276,6 +276,55 @@ async def delete_task(ctx: Context, request: RestRequest, p: dict[str, str]) -> 
     return write_response(ctx, await tasks.delete(ctx, p["task_id"]))
 
 
+async def ml_profile(ctx: Context, request: RestRequest, p: dict[str, str]) -> RestResponse:
+    """RestMLProfileAction: a body is the whole input; else the path and the raw URI."""
+    from mlcommons_emu.services import profile
+
+    return ok(await profile.get(ctx, uri=request.uri, model_id=p.get("model_id"), task_id=p.get("task_id"),
+                                body=bodies.parse_object(request), view=request.query.get("view")))
+
+
+async def ml_stats(ctx: Context, request: RestRequest, p: dict[str, str]) -> RestResponse:
+    """RestMLStatsAction: a body (MLStatsInput) wins over ``{node_id}`` and ``{stat}``."""
+    from mlcommons_emu.services import stats
+
+    return ok(await stats.get(ctx, node_id=p.get("node_id"), stat=p.get("stat"), body=bodies.parse_object(request)))
+
+
+async def create_controller(ctx: Context, request: RestRequest, p: dict[str, str]) -> RestResponse:
+    from mlcommons_emu.services import controllers
+
+    return ok(await controllers.create(ctx, p["model_id"], bodies.parse_object(request)))
+
+
+async def get_controller(ctx: Context, request: RestRequest, p: dict[str, str]) -> RestResponse:
+    from mlcommons_emu.services import controllers
+
+    return ok(await controllers.get(ctx, p["model_id"]))
+
+
+async def update_controller(ctx: Context, request: RestRequest, p: dict[str, str]) -> RestResponse:
+    """An UpdateRequest with refresh IMMEDIATE (``forced_refresh`` unless a noop)."""
+    from mlcommons_emu.services import controllers
+
+    result = await controllers.update(ctx, p["model_id"], bodies.parse_object(request))
+    return update_response(ctx, result, forced_refresh=True)
+
+
+async def delete_controller(ctx: Context, request: RestRequest, p: dict[str, str]) -> RestResponse:
+    """A DeleteRequest with refresh IMMEDIATE: ``forced_refresh`` follows ``result``."""
+    from mlcommons_emu.services import controllers
+
+    written = write_response(ctx, await controllers.delete(ctx, p["model_id"])).body
+    body: dict[str, Any] = {}
+    for key, value in written.items():
+        if key != "forced_refresh":
+            body[key] = value
+        if key == "result":
+            body["forced_refresh"] = True
+    return RestResponse(200, body)
+
+
 ROUTES: tuple[Route, ...] = (
     Route(("GET", "HEAD"), "/", root),
     Route(("GET",), "/_cluster/settings", get_settings),
@@ -310,6 +359,19 @@ ROUTES: tuple[Route, ...] = (
     Route(("GET", "POST"), f"{ML}/tasks/_search", _search("tasks")),
     Route(("GET",), f"{ML}/tasks/{{task_id}}", get_task),
     Route(("DELETE",), f"{ML}/tasks/{{task_id}}", delete_task),
+    Route(("POST",), f"{ML}/controllers/{{model_id}}", create_controller, since=(2, 12)),
+    Route(("GET",), f"{ML}/controllers/{{model_id}}", get_controller, since=(2, 12)),
+    Route(("PUT",), f"{ML}/controllers/{{model_id}}", update_controller, since=(2, 12)),
+    Route(("DELETE",), f"{ML}/controllers/{{model_id}}", delete_controller, since=(2, 12)),
+    Route(("GET",), f"{ML}/profile/models/{{model_id}}", ml_profile),
+    Route(("GET",), f"{ML}/profile/models", ml_profile),
+    Route(("GET",), f"{ML}/profile/tasks/{{task_id}}", ml_profile),
+    Route(("GET",), f"{ML}/profile/tasks", ml_profile),
+    Route(("GET",), f"{ML}/profile", ml_profile),
+    Route(("GET",), f"{ML}/stats/{{stat}}", ml_stats),
+    Route(("GET",), f"{ML}/stats", ml_stats),
+    Route(("GET",), f"{ML}/{{node_id}}/stats/{{stat}}", ml_stats),
+    Route(("GET",), f"{ML}/{{node_id}}/stats", ml_stats),
 )
 
 

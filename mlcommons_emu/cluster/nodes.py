@@ -34,8 +34,24 @@ class NodeRuntime:
     """One node: its identity and the deployed models in its memory."""
 
     def __init__(self, node: Node) -> None:
+        from mlcommons_emu.cluster.modelcache import NodeCache
+        from mlcommons_emu.cluster.stats import NodeStats
+
         self.node = node
         self.models: dict[str, Any] = {}
+        #: MLStats: the node's counters, in memory only
+        self.stats = NodeStats()
+        #: MLModelCacheHelper: per-model windows and rate limiters, running tasks
+        self.cache = NodeCache()
+
+    def forget(self) -> None:
+        """Everything the node holds in memory, gone (a fresh node)."""
+        from mlcommons_emu.cluster.modelcache import NodeCache
+        from mlcommons_emu.cluster.stats import NodeStats
+
+        self.models.clear()
+        self.stats = NodeStats()
+        self.cache = NodeCache()
 
     @property
     def node_id(self) -> str:
@@ -77,5 +93,6 @@ class Cluster:
         return chosen
 
     def drop_all(self) -> None:
+        """Every node back to an empty memory: no models, counters or caches."""
         for runtime in self.nodes:
-            runtime.models.clear()
+            runtime.forget()

@@ -125,7 +125,7 @@ ML_SETTINGS: tuple[SettingDef, ...] = (
     _d("model_auto_deploy.enable", "bool", True, since=(2, 13)),
     _d("local_model.enabled", "bool", True, since=(2, 13)),
     _d("disk_free_space_threshold", "bytes", "5gb", since=(2, 16)),
-    _d("controller_enabled", "bool", True, since=(2, 19)),
+    _d("controller_enabled", "bool", True, since=(2, 18)),
     _d("offline_batch_inference_enabled", "bool", True, since=(2, 17)),
     _d("offline_batch_ingestion_enabled", "bool", True, since=(2, 17)),
     _d("max_batch_inference_tasks", "int", 100, minimum=0, maximum=10000, since=(2, 17)),

@@ -5,7 +5,7 @@ from typing import Any, Callable
 
 import attrs
 
-from mlcommons_emu.errors import IllegalArgumentError, ParsingError
+from mlcommons_emu.errors import IllegalArgumentError
 from mlcommons_emu.search import query as q
 from mlcommons_emu.search.query import Locator, parsing_error
 from mlcommons_emu.services.inputs import token_name

@@ -6,8 +6,8 @@ from typing import Any, Iterable, Mapping
 
 import attrs
 
+from mlcommons_emu.cluster.modelcache import ThrottledRemoteModel
 from mlcommons_emu.cluster.nodes import NodeRuntime
-from mlcommons_emu.connectors.runtime import DeployedRemoteModel
 from mlcommons_emu.domain import settings as s
 from mlcommons_emu.domain import transitions
 from mlcommons_emu.domain.model import Model
@@ -21,6 +21,7 @@ from mlcommons_emu.errors import (
     StatusError,
 )
 from mlcommons_emu.services import identity, inputs, model_groups
+from mlcommons_emu.services import stats as node_stats
 from mlcommons_emu.services.connectors import check_remote_inference_enabled
 from mlcommons_emu.services.context import Context
 from mlcommons_emu.store import rows
@@ -120,7 +121,8 @@ async def _run(ctx: Context, task: Task, targets: list[str]) -> None:
         if runtime is None or not runtime.node.up:
             continue  # nodes that left meanwhile are dropped from the outcome
         try:
-            await deploy_on_node(ctx, runtime, task.model_id or "")
+            # counters, the node's model cache and task cache (services.stats.node_deploy)
+            await node_stats.node_deploy(ctx, runtime, task, targets, deploy_on_node)
             succeeded += 1
         except EmulatorError as exc:
             errors[node_id] = _node_error(exc)
@@ -166,7 +168,10 @@ async def deploy_on_node(ctx: Context, runtime: NodeRuntime, model_id: str) -> N
     if connector is None:
         raise IllegalArgumentError("Connector is null for remote model")
     credentials = ctx.cipher().decrypt_map(connector.credential)
-    runtime.models[model_id] = DeployedRemoteModel(model_id, connector, credentials, ctx.release, model)
+    deployed = ThrottledRemoteModel(model_id, connector, credentials, ctx.release, model)
+    # the rate limiters live in the node's model cache and outlive a rebuilt predictor
+    deployed.entry = node_stats.node_cache(ctx, runtime.node_id).model(model_id)
+    runtime.models[model_id] = deployed
 
 
 async def undeploy(ctx: Context, model_ids: list[str] | None, node_ids: list[str] | None,
@@ -199,6 +204,7 @@ async def undeploy(ctx: Context, model_ids: list[str] | None, node_ids: list[str
             stats[model_id] = "undeployed" if held else "not_found"
             if held:
                 held_somewhere.add(model_id)
+                node_stats.undeployed(ctx, runtime, model_id, every_model=every_model)
         if stats:
             response[runtime.node_id] = {"stats": stats}
     await _record_undeploy(ctx, model_ids, held_somewhere)
@@ -228,6 +234,8 @@ async def undeploy_from_nodes(ctx: Context, node_ids: set[str]) -> None:
     for runtime in ctx.cluster.nodes:
         if runtime.node_id in node_ids and runtime.models:
             touched.update(runtime.models)
+            for model_id in list(runtime.models):
+                node_stats.undeployed(ctx, runtime, model_id)
             runtime.models.clear()
     if touched:
         await _record_undeploy(ctx, sorted(touched), touched)

@@ -6,7 +6,8 @@ from typing import Any, Mapping
 from mlcommons_emu.connectors import templating
 from mlcommons_emu.domain.connector import Connector, ConnectorAction
 from mlcommons_emu.domain.release import Release
-from mlcommons_emu.errors import IllegalArgumentError, IllegalStateError, ParsingError
+from mlcommons_emu.domain.states import FUNCTION_NAME_SINCE, FunctionName
+from mlcommons_emu.errors import IllegalArgumentError, IllegalStateError, ParseError, ParsingError
 
 _TOKEN = {dict: "START_OBJECT", list: "START_ARRAY"}
 
@@ -231,3 +232,49 @@ def parse_connector(body: Mapping[str, Any], release: Release) -> tuple[Connecto
 def access_fields_given(access: Mapping[str, Any]) -> bool:
     return (access.get("access_mode") is not None or access.get("add_all_backend_roles") is not None
             or bool(access.get("backend_roles")))
+
+
+_TIME_UNITS = ("NANOSECONDS", "MICROSECONDS", "MILLISECONDS", "SECONDS", "MINUTES", "HOURS", "DAYS")
+
+
+def _java_text(value: Any, field: str) -> str:
+    """``parser.text()``: Jackson gives ``"null"`` for a JSON null."""
+    if value is None:
+        return "null"
+    return text(value, field) or ""
+
+
+def rate_limiter(value: Mapping[str, Any], release: Any) -> dict[str, str]:
+    """``MLRateLimiter.parse`` (a model's ``rate_limiter``, a controller's per-user ones):
+    ``limit`` and ``unit`` as text; the limit must be a non-negative number from 2.13 (2.12
+    stores any text); the unit a ``TimeUnit`` name."""
+    out: dict[str, str] = {}
+    for key, raw in value.items():
+        if key == "limit":
+            limit = _java_text(raw, "limit")
+            if release >= (2, 13):
+                try:
+                    if float(limit) < 0:
+                        raise ValueError
+                except ValueError:
+                    raise ParseError("Limit field must be a positive number.") from None
+            out["limit"] = limit
+        elif key == "unit":
+            unit = _java_text(raw, "unit")
+            if unit not in _TIME_UNITS:
+                raise IllegalArgumentError(f"No enum constant java.util.concurrent.TimeUnit.{unit}")
+            out["unit"] = unit
+    return {k: out[k] for k in ("limit", "unit") if k in out}
+
+
+def function_name(value: str, release: Any) -> FunctionName:
+    """``FunctionName.from``: upper-cased; an unknown name, or one the release does not have
+    yet, is ``Wrong function name``."""
+    try:
+        name = FunctionName(value.upper())
+    except ValueError:
+        raise IllegalArgumentError("Wrong function name") from None
+    since = FUNCTION_NAME_SINCE.get(name)
+    if since and release < since:
+        raise IllegalArgumentError("Wrong function name")
+    return name

@@ -10,7 +10,7 @@ import attrs
 from mlcommons_emu.domain.model import Model
 from mlcommons_emu.domain.model_group import ModelGroup
 from mlcommons_emu.domain.release import Release
-from mlcommons_emu.domain.states import FUNCTION_NAME_SINCE, FunctionName, ModelState, TaskState, TaskType
+from mlcommons_emu.domain.states import FunctionName, ModelState, TaskState, TaskType
 from mlcommons_emu.domain.task import Task
 from mlcommons_emu.domain.transitions import move_task
 from mlcommons_emu.errors import (
@@ -27,6 +27,7 @@ from mlcommons_emu.services import connectors as connector_service
 from mlcommons_emu.services import inputs, partial_update
 from mlcommons_emu.services.context import Context
 from mlcommons_emu.services import identity, model_groups
+from mlcommons_emu.services import stats as node_stats
 from mlcommons_emu.services.model_groups import create_in, parse_access
 from mlcommons_emu.services.results import WriteResult
 from mlcommons_emu.store import rows
@@ -37,14 +38,7 @@ def function_name(raw: Any, ctx: Context) -> FunctionName:
     value = inputs.text(raw, "function_name")
     if value is None:
         return FunctionName.TEXT_EMBEDDING
-    try:
-        name = FunctionName(value.upper())
-    except ValueError:
-        raise IllegalArgumentError("Wrong function name") from None
-    since = FUNCTION_NAME_SINCE.get(name)
-    if since and ctx.release < since:
-        raise IllegalArgumentError("Wrong function name")
-    return name
+    return inputs.function_name(value, ctx.release)
 
 
 @attrs.frozen
@@ -79,7 +73,7 @@ def parse_register(ctx: Context, body: Mapping[str, Any]) -> RegisterInput:
         if "is_enabled" in body:
             extras["is_enabled"] = inputs.boolean(body.get("is_enabled"), "is_enabled")
         if body.get("rate_limiter") is not None:
-            extras["rate_limiter"] = _rate_limiter(body.get("rate_limiter"))
+            extras["rate_limiter"] = _rate_limiter(body.get("rate_limiter"), ctx.release)
     if ctx.release >= (2, 13):
         if body.get("deploy_setting") is not None:
             extras["deploy_setting"] = inputs.obj(body.get("deploy_setting"), "deploy_setting")
@@ -104,24 +98,8 @@ def parse_register(ctx: Context, body: Mapping[str, Any]) -> RegisterInput:
     )
 
 
-def _rate_limiter(value: Any) -> dict[str, Any]:
-    limiter = inputs.obj(value, "rate_limiter") or {}
-    out: dict[str, Any] = {}
-    if limiter.get("limit") is not None:
-        limit = str(limiter["limit"])
-        try:
-            if float(limit) < 0:
-                raise ValueError
-        except ValueError:
-            raise ParseError("Limit field must be a positive number.") from None
-        out["limit"] = limit
-    if limiter.get("unit") is not None:
-        unit = str(limiter["unit"])
-        units = ("NANOSECONDS", "MICROSECONDS", "MILLISECONDS", "SECONDS", "MINUTES", "HOURS", "DAYS")
-        if unit not in units:
-            raise IllegalArgumentError(f"No enum constant java.util.concurrent.TimeUnit.{unit}")
-        out["unit"] = unit
-    return out
+def _rate_limiter(value: Any, release: Any) -> dict[str, Any]:
+    return inputs.rate_limiter(inputs.obj(value, "rate_limiter") or {}, release)
 
 
 async def register(ctx: Context, body: Mapping[str, Any] | None, *, deploy: bool = False) -> dict[str, Any]:
@@ -187,6 +165,7 @@ async def register(ctx: Context, body: Mapping[str, Any] | None, *, deploy: bool
                          if await repos.model_groups.exists() else None)
     finally:
         ctx.registers_reading -= 1
+    node_stats.registered(ctx)  # registerMLRemoteModel counts the request on this node
     # In the plugin the group is read, then bumped after several asynchronous steps, so
     # registers that arrive together all read the same version and all but one lose.
     # Requests in flight together must overlap the same way here, whatever the store's
@@ -210,6 +189,7 @@ async def register(ctx: Context, body: Mapping[str, Any] | None, *, deploy: bool
             done = move_task(task, TaskState.COMPLETED, ctx.now(), model_id=model.model_id)
             await repos.tasks.put(done)
     except EmulatorError as exc:
+        node_stats.register_failed(ctx, exc)
         async with ctx.transaction() as repos:
             reason = "Model group not found" if release < (2, 11) and isinstance(exc, MLResourceNotFoundError) else exc.reason
             failed = move_task(task, TaskState.FAILED, ctx.now(), error=reason)
@@ -218,6 +198,7 @@ async def register(ctx: Context, body: Mapping[str, Any] | None, *, deploy: bool
             raise
         return {"task_id": task.task_id, "status": "CREATED"}
 
+    node_stats.register_indexed(ctx)
     if deploy:
         from mlcommons_emu.services import deployment
 
@@ -335,6 +316,11 @@ async def delete(ctx: Context, model_id: str) -> WriteResult:
                 raise StatusError(reason, 400)
             raise GenericError(reason)
         found, version, seq_no = await repos.models.delete(model_id)
+        if release >= (2, 12):
+            # DeleteModelTransportAction deletes the model's controller with it
+            from mlcommons_emu.services import controllers
+
+            await controllers.delete_with_model(ctx, repos, model_id)
         if release < (2, 11) and not await repos.models.count(model_group_id=model.model_group_id):
             # 2.9-2.10 deleted a group together with its last model
             await repos.model_groups.delete(model.model_group_id)
@@ -380,7 +366,7 @@ def parse_change(ctx: Context, body: Mapping[str, Any]) -> ModelChange:
         description=inputs.text(body.get("description"), "description"),
         model_group_id=inputs.text(body.get("model_group_id"), "model_group_id"),
         is_enabled=inputs.boolean(body.get("is_enabled"), "is_enabled"),
-        rate_limiter=_rate_limiter(limiter) if limiter is not None else None,
+        rate_limiter=_rate_limiter(limiter, release) if limiter is not None else None,
         model_config=inputs.obj(body.get("model_config"), "model_config"),
         deploy_setting=inputs.obj(body.get("deploy_setting"), "deploy_setting") if release >= (2, 13) else None,
         connector_id=inputs.text(body.get("connector_id"), "connector_id"),
@@ -583,6 +569,7 @@ async def _refresh_node_copies(ctx: Context, model_id: str) -> None:
         group = previous.model.model_group_id if previous.model is not None else fresh.model_group_id
         try:
             await deployment.deploy_on_node(ctx, runtime, model_id)
+            node_stats.refreshed(ctx, runtime, fresh)  # updateModelCache: the model-level bucket again
         except EmulatorError as exc:
             log.warning("refreshing %s on %s failed: %s", model_id, runtime.node_id, exc.reason)
         runtime.models[model_id].model = attrs.evolve(fresh, model_group_id=group)

@@ -15,6 +15,7 @@ from mlcommons_emu.errors import (
     StatusError,
 )
 from mlcommons_emu.services import deployment, model_groups
+from mlcommons_emu.services import stats as node_stats
 from mlcommons_emu.services.connectors import check_remote_inference_enabled
 from mlcommons_emu.services.context import Context
 
@@ -61,10 +62,11 @@ async def predict(ctx: Context, model_id: str, body: Mapping[str, Any] | None,
     if documents is not None:
         if model.is_enabled is False:
             raise StatusError("Model is disabled.", 403)
-        runtime = await _serving_runtime(ctx, model)
-        results = await runtime.predict_documents(
-            documents, parameters if isinstance(parameters, dict) else {}, ctx.transport,
-            ctx.runtime_options(), query_text=query_text)
+        with node_stats.predict_call(ctx, model.model_id, algorithm) as call:  # counters, latencies
+            runtime = call.on(await _serving_runtime(ctx, model))
+            results = await runtime.predict_documents(
+                documents, parameters if isinstance(parameters, dict) else {}, ctx.transport,
+                ctx.runtime_options(), query_text=query_text)
         return {"inference_results": results}
     if parameters is not None and not isinstance(parameters, dict):
         raise ParsingError(f"[parameters] Can't get text on a {'START_ARRAY' if isinstance(parameters, list) else 'VALUE'}")
@@ -77,8 +79,9 @@ async def predict(ctx: Context, model_id: str, body: Mapping[str, Any] | None,
     if model.is_enabled is False:
         raise StatusError("Model is disabled.", 403)
 
-    runtime = await _serving_runtime(ctx, model)
-    element = await runtime.predict(parameters, ctx.transport, ctx.runtime_options())
+    with node_stats.predict_call(ctx, model.model_id, algorithm) as call:  # counters, latencies
+        runtime = call.on(await _serving_runtime(ctx, model))
+        element = await runtime.predict(parameters, ctx.transport, ctx.runtime_options())
     return {"inference_results": [element]}
 
 
