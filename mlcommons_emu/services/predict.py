@@ -9,11 +9,13 @@ from mlcommons_emu.domain.states import ModelState
 from mlcommons_emu.errors import (
     ActionRequestValidationError,
     IllegalArgumentError,
+    MLError,
     MLResourceNotFoundError,
     ParseError,
     ParsingError,
     StatusError,
 )
+from mlcommons_emu.connectors.crypto import CredentialDecryptError
 from mlcommons_emu.services import deployment, model_groups
 from mlcommons_emu.services import stats as node_stats
 from mlcommons_emu.services.connectors import check_remote_inference_enabled
@@ -92,8 +94,25 @@ async def _serving_runtime(ctx: Context, model: Any) -> Any:
         await _auto_deploy(ctx, model)
         serving = ctx.cluster.serving(model.model_id)
         if not serving:
-            raise IllegalArgumentError("no eligible node to run predict request")
+            serving = [await _deploy_where_dispatched(ctx, model)]
     return ctx.cluster.pick(serving).models[model.model_id]
+
+
+async def _deploy_where_dispatched(ctx: Context, model: Any) -> Any:
+    """The auto-deploy left no node serving: MLPredictTaskRunner still dispatches the call
+    to an eligible node, which finds no ready predictor and deploys locally before
+    predicting.  That local deploy's failure is the predict's answer; for a credential
+    that does not decrypt, the MLException around the Encryption SDK's error (500)."""
+    nodes = [ctx.cluster.get(node_id) for node_id in deployment.eligible(ctx)]
+    nodes = [n for n in nodes if n is not None]
+    if not nodes:
+        raise IllegalArgumentError("no eligible node to run predict request")
+    runtime = ctx.cluster.pick(nodes)
+    try:
+        await deployment.deploy_on_node(ctx, runtime, model.model_id)
+    except CredentialDecryptError as exc:
+        raise MLError(exc.java_reason) from None
+    return runtime
 
 
 def _documents(body: Mapping[str, Any], algorithm: str) -> tuple[list[Any] | None, str | None]:

@@ -199,6 +199,16 @@ async def test_wrong_master_key_fails_every_node_at_deploy_as_the_plugin_does(
                 r = await emu.request("POST", f"/_plugins/_ml/models/{model_id}/_predict", body("predict_messages"))
                 assert (r.status, r.body["error"]["type"], r.body["error"]["reason"]) == (
                     400, "illegal_argument_exception", "Model not ready yet. Please deploy the model first.")
+            # with auto-deploy on, the call is dispatched anyway and the node's own deploy
+            # fails: the MLException around the Encryption SDK's error
+            await emu.request("PUT", "/_cluster/settings",
+                              {"persistent": {"plugins.ml_commons.model_auto_deploy.enable": True}})
+            r = await emu.request("POST", f"/_plugins/_ml/models/{ids['model']}/_predict", body("predict_messages"))
+            assert (r.status, r.body["error"]["type"], r.body["error"]["reason"]) == (
+                500, "m_l_exception", "com.amazonaws.encryptionsdk.exception.CannotUnwrapDataKeyException: "
+                "Unable to decrypt any data keys")
+            model = (await emu.request("GET", f"/_plugins/_ml/models/{ids['model']}")).body
+            assert model["model_state"] == "DEPLOY_FAILED"
     assert SECRET not in caplog.text
     logged = _emulator_logs(caplog)
     assert key_a not in logged and key_b not in logged
