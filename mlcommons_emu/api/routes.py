@@ -12,7 +12,7 @@ from mlcommons_emu.api import body as bodies
 from mlcommons_emu.api import errors as error_rendering
 from mlcommons_emu.api import response_params
 from mlcommons_emu.api.messages import RestRequest, RestResponse
-from mlcommons_emu.errors import EmulatorError, IllegalArgumentError, RouterError
+from mlcommons_emu.errors import EmulatorError, RouterError
 from mlcommons_emu.security import Unauthorized
 from mlcommons_emu.services import (
     cluster_settings,
@@ -238,11 +238,10 @@ async def predict_model(ctx: Context, request: RestRequest, p: dict[str, str]) -
 
 
 async def predict_algorithm(ctx: Context, request: RestRequest, p: dict[str, str]) -> RestResponse:
-    algorithm = p["algorithm"].upper()
-    from mlcommons_emu.domain.states import FunctionName
+    from mlcommons_emu.services import inputs
 
-    if algorithm not in FunctionName.__members__:
-        raise IllegalArgumentError("Wrong function name")
+    # FunctionName.from: a name the release does not have yet is as wrong as an unknown one
+    algorithm = inputs.function_name(p["algorithm"], ctx.release).name
     return ok(await predict.predict(ctx, p["model_id"], bodies.parse_object(request), algorithm=algorithm))
 
 

@@ -108,7 +108,9 @@ def parse_controller(ctx: Context, body: Mapping[str, Any]) -> dict[str, dict[st
 
 # messages ---------------------------------------------------------------------------------
 def _with_id(ctx: Context, message: str, model_id: str) -> str:
-    """``getErrorMessage`` (2.14+): the model id is appended unless the model is hidden."""
+    """The 409 texts end with `` Model ID: <id>``: built inline in 2.12-2.13, by
+    ``getErrorMessage`` from 2.14 (which would leave the id out for a hidden model; the
+    emulator has no hidden models)."""
     return f"{message} Model ID: {model_id}"
 
 

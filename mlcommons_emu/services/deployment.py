@@ -135,8 +135,9 @@ async def _run(ctx: Context, task: Task, targets: list[str]) -> None:
         if model.model_state is not ModelState.DEPLOYING:
             model = attrs.evolve(model, model_state=ModelState.DEPLOYING)
         expected = len(targets) or 1
-        reset = bool(ctx.setting(s.MODEL_AUTO_REDEPLOY)) and succeeded / expected >= float(
-            ctx.setting(s.PREFIX + "model_auto_redeploy_success_ratio"))
+        # 2.9 defines the ratio setting without registering it: its default (0.8) applies
+        ratio = float(ctx.setting(s.PREFIX + "model_auto_redeploy_success_ratio")) if ctx.release >= (2, 10) else 0.8
+        reset = bool(ctx.setting(s.MODEL_AUTO_REDEPLOY)) and succeeded / expected >= ratio
         model, done = transitions.finish_deploy(model, task, errors, succeeded, ctx.now(),
                                                 reset_redeploy_retries=reset and succeeded > 0)
         await repos.models.put(model)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 
+from mlcommons_emu import Emulator
 from tests.seed import body
 from tests.conftest import store_options
 
@@ -180,6 +181,15 @@ class TestModels:
     async def test_register_with_unknown_function_name(self, emulator):
         r = await emulator.request("POST", "/_plugins/_ml/models/_register", {"name": "x", "function_name": "nope"})
         assert_error(r, 400, "illegal_argument_exception", "Wrong function name")
+
+    async def test_predict_path_knows_only_the_release_function_names(self, database_url):
+        # TEXT_SIMILARITY arrived in 2.12: in 2.9 the path's name is as wrong as an unknown one
+        async with Emulator(database=database_url, **store_options(database_url), opensearch_version="2.9.0") as emu:
+            r = await emu.request("POST", "/_plugins/_ml/_predict/text_similarity/x", {"text_docs": ["a"]})
+            assert_error(r, 400, "illegal_argument_exception", "Wrong function name")
+        async with Emulator(database=database_url, **store_options(database_url)) as emu:
+            r = await emu.request("POST", "/_plugins/_ml/_predict/text_similarity/x", {"text_docs": ["a"]})
+            assert r.status == 404, r.body
 
     async def test_register_without_body(self, emulator):
         r = await emulator.request("POST", "/_plugins/_ml/models/_register")

@@ -133,3 +133,26 @@ async def test_remote_inference_switched_off(emulator):
     assert_error(r, 400, "status_exception", reason)
     r = await emulator.request("POST", f"/_plugins/_ml/models/{model_id}/_predict", body("predict_messages"))
     assert_error(r, 400, "status_exception", reason)
+
+
+async def test_2_9_deploy_with_auto_redeploy_on(database_url):
+    """2.9 defines model_auto_redeploy_success_ratio without registering it: the deploy
+    still settles, with the setting's default deciding the retry reset."""
+    from mlcommons_emu import Emulator
+    from tests.conftest import store_options
+
+    async with Emulator(database=database_url, **store_options(database_url), opensearch_version="2.9.0") as emu:
+        r = await emu.request("PUT", "/_cluster/settings", {"persistent": {
+            "plugins.ml_commons.model_auto_redeploy.enable": True, "plugins.ml_commons.only_run_on_ml_node": False}})
+        assert r.status == 200, r.body
+        connector_id = await connector(emu)
+        r = await emu.request("POST", "/_plugins/_ml/model_groups/_register", {"name": "g"})
+        r = await emu.request("POST", "/_plugins/_ml/models/_register", {
+            "name": "m", "function_name": "remote", "connector_id": connector_id,
+            "model_group_id": r.body["model_group_id"]})
+        model_id = (await emu.request("GET", f"/_plugins/_ml/tasks/{r.body['task_id']}")).body["model_id"]
+        r = await emu.request("POST", f"/_plugins/_ml/models/{model_id}/_deploy")
+        task = (await emu.request("GET", f"/_plugins/_ml/tasks/{r.body['task_id']}")).body
+        assert task["state"] == "COMPLETED", task
+        model = (await emu.request("GET", f"/_plugins/_ml/models/{model_id}")).body
+        assert (model["model_state"], model["auto_redeploy_retry_times"]) == ("DEPLOYED", 0)
