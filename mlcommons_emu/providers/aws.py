@@ -29,9 +29,10 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .base import ProviderRequest, ProviderResponse, ScriptCallable
+from .base import ProviderRequest, ProviderResponse, Recorder, Script, ScriptCallable
 
 __all__ = [
+    "AWS_JSON_11",
     "AWS_REGIONS",
     "CORAL_AVAILABILITY_NAMESPACE",
     "CORAL_SERVICE_NAMESPACE",
@@ -39,12 +40,14 @@ __all__ = [
     "MISSING_AUTHENTICATION_TOKEN_MESSAGE",
     "UNRECOGNIZED_CLIENT_MESSAGE",
     "AwsError",
+    "AwsJsonService",
     "SigV4Identity",
     "SigV4Verifier",
     "aws_json",
     "aws_json_response",
     "delayed",
     "deterministic_uuid",
+    "json_protocol_error",
     "parse_aws_host",
     "request_id_for",
     "sign_request",
@@ -141,6 +144,8 @@ class AwsError(Exception):
     """An AWS error answered as ``x-amzn-ErrorType: <code>:<namespace>`` plus a JSON body.
 
     body: the exact JSON object to send; defaults to {"message": message}.
+    error_type_header: False for the AWS JSON 1.0/1.1 protocol, whose services name the
+    error in the body's ``__type`` instead (see json_protocol_error).
     """
 
     def __init__(
@@ -152,6 +157,8 @@ class AwsError(Exception):
         namespace: str = CORAL_SERVICE_NAMESPACE,
         body: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
+        content_type: str = "application/json",
+        error_type_header: bool = True,
     ) -> None:
         super().__init__(message)
         self.status = status
@@ -160,15 +167,51 @@ class AwsError(Exception):
         self.namespace = namespace
         self.body = dict(body) if body is not None else {"message": message}
         self.headers = dict(headers or {})
+        self.content_type = content_type
+        self.error_type_header = error_type_header
 
     @property
     def error_type(self) -> str:
         return f"{self.code}:{self.namespace}" if self.namespace else self.code
 
     def response(self, request_id: str) -> ProviderResponse:
-        hdrs = {"x-amzn-ErrorType": self.error_type}
+        hdrs = {"x-amzn-ErrorType": self.error_type} if self.error_type_header else {}
         hdrs.update(self.headers)
-        return aws_json_response(self.status, self.body, request_id=request_id, headers=hdrs)
+        return aws_json_response(self.status, self.body, request_id=request_id, headers=hdrs,
+                                 content_type=self.content_type)
+
+
+#: the Content-Type of AWS JSON 1.1 requests and responses (Comprehend, Textract, ...)
+AWS_JSON_11 = "application/x-amz-json-1.1"
+
+
+def json_protocol_error(status: int, code: str, message: str | None = None, *,
+                        member: str = "Message") -> AwsError:
+    """An error of an AWS JSON 1.0/1.1 service: ``{"__type": code, <member>: message}``.
+
+    Modelled exceptions carry the model's member (``Message`` for Textract's and Comprehend's,
+    as observed: ``{"__type":"InvalidParameterException","Message":"Request has invalid
+    parameters"}`` with only x-amzn-RequestId beside Content-Type); the framework's own
+    (validation, serialization, authentication) use ``message``.  A ``None`` message is left
+    out.
+    UNSURE: whether these services also send x-amzn-ErrorType; the observed Textract error
+    did not, so none is sent.
+    """
+    body: dict[str, Any] = {"__type": code}
+    if message is not None:
+        body[member] = message
+    return AwsError(status, code, message, namespace="", body=body, content_type=AWS_JSON_11,
+                    error_type_header=False)
+
+
+def _as_json_protocol(err: AwsError) -> AwsError:
+    """A SigV4 front-end failure as a JSON-protocol service answers it.
+
+    REST-JSON front ends answer authentication failures with 403; JSON-protocol (Coral
+    X-Amz-Target) services answer them with 400, as in ``UnrecognizedClientException: The
+    security token included in the request is invalid. status code: 400``.
+    """
+    return json_protocol_error(400, err.code, err.message, member="message")
 
 
 def delayed(seconds: float, response: ProviderResponse | None = None) -> ScriptCallable:
@@ -487,3 +530,99 @@ def sign_request(
         string_to_sign = signer.string_to_sign(aws_request, canonical)
         signer._inject_signature_to_request(aws_request, signer.signature(string_to_sign, aws_request))
     return ProviderRequest(method, url, list(aws_request.headers.items()), data)
+
+
+# --------------------------------------------------------------------------
+# AWS JSON 1.1 services (X-Amz-Target)
+# --------------------------------------------------------------------------
+
+_JSON_HANDLER = Callable[[dict[str, Any], "str | None"], Any]
+
+
+class AwsJsonService:
+    """The shared front end of the fake AWS JSON 1.1 services (Comprehend, Textract).
+
+    ``POST https://<service>.<region>.amazonaws.com/`` with ``X-Amz-Target:
+    <target_prefix><Operation>`` and a JSON object body, SigV4-signed for ``service``.
+    Subclasses set name, service, target_prefix, operations (every operation the real
+    service has) and fill ``self._handlers`` (operation -> handler(body, region) returning
+    the JSON-able result, or raising AwsError).  Authentication failures are the JSON
+    protocol's 400s, unknown targets UnknownOperationException, bodies that are not a JSON
+    object SerializationException; an operation the service has but the fake does not
+    implement is a 400 ValidationException saying so.
+
+    credentials / clock: see SigV4Verifier.  regions: extra regions beyond AWS_REGIONS.
+    """
+
+    name = ""
+    service = ""
+    target_prefix = ""
+    operations: frozenset[str] = frozenset()
+
+    def __init__(self, *, credentials: Credentials | None = None, clock: Clock | None = None,
+                 regions: Iterable[str] = (), recorder_size: int = 1000) -> None:
+        self.recorder = Recorder(recorder_size)
+        self.script = Script()
+        self.verifier = SigV4Verifier(self.service, credentials=credentials, clock=clock)
+        self.regions = frozenset(AWS_REGIONS) | frozenset(regions)
+        self.hosts: tuple[str, ...] = tuple(
+            f"{self.service}.{region}.amazonaws.com" for region in sorted(self.regions))
+        self._handlers: dict[str, _JSON_HANDLER] = {}
+
+    def matches(self, host: str) -> bool:
+        parsed = parse_aws_host(host)
+        return (parsed is not None and parsed[0] in (self.service, f"{self.service}-fips")
+                and parsed[1] in self.regions)
+
+    async def handle(self, request: ProviderRequest) -> ProviderResponse:
+        request = ProviderRequest.coerce(request)
+        self.recorder.record(request)
+        scripted = await self.script.reply(request)
+        if scripted is not None:
+            return scripted
+        request_id = request_id_for(request)
+        try:
+            result = self._dispatch(request)
+        except AwsError as err:
+            return err.response(request_id)
+        return aws_json_response(200, result, request_id=request_id, content_type=AWS_JSON_11)
+
+    def _dispatch(self, request: ProviderRequest) -> Any:
+        parsed = parse_aws_host(request.host)
+        region = parsed[1] if parsed is not None else None
+        try:
+            self.verifier.verify(request, region=region)
+        except AwsError as err:
+            raise _as_json_protocol(err) from None
+        target = request.headers.get("X-Amz-Target", "").strip()
+        operation = target[len(self.target_prefix):] if target.startswith(self.target_prefix) else None
+        # UNSURE: Coral's answer to a non-POST or a path other than "/" (taken as an unknown operation)
+        if request.method != "POST" or request.path != "/" or operation not in self.operations:
+            raise json_protocol_error(400, "UnknownOperationException", None, member="message")
+        try:
+            body = json.loads(request.body.decode("utf-8")) if request.body.strip() else None
+        except (UnicodeDecodeError, ValueError):
+            body = None
+        if not isinstance(body, dict):
+            raise json_protocol_error(400, "SerializationException", None, member="message")
+        handler = self._handlers.get(operation)
+        if handler is None:
+            raise json_protocol_error(
+                400, "ValidationException",
+                f"The fake {self.name} implements only {', '.join(sorted(self._handlers))}.", member="message")
+        return handler(body, region)
+
+    # ----------------------------------------------- canned replies for Script
+
+    @staticmethod
+    def error_response(status: int, code: str, message: str | None, *, member: str = "Message",
+                       headers: Mapping[str, str] | None = None) -> ProviderResponse:
+        """Any error of the service, ``{"__type": code, member: message}``, for script.enqueue()."""
+        err = json_protocol_error(status, code, message, member=member)
+        err.headers.update(headers or {})
+        return err.response(deterministic_uuid("aws-json-error", status, code, message))
+
+    @staticmethod
+    def delay(seconds: float, response: ProviderResponse | None = None) -> ScriptCallable:
+        """Script item: sleep, then answer `response` or fall through to normal handling."""
+        return delayed(seconds, response)

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import inspect
 import json as _json
+import math
 import re
+import struct
 import threading
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -26,6 +29,9 @@ __all__ = [
     "make_app",
     "PROVIDER_KEY",
     "UNRESOLVED_CREDENTIAL",
+    "count_tokens",
+    "hash_fraction",
+    "hash_unit_vector",
     "rejects_key",
 ]
 
@@ -67,6 +73,34 @@ def rejects_key(key: str, api_keys: Iterable[str] | None) -> bool:
     any key is known), or an unresolved ``${credential.*}`` placeholder, which no real
     provider ever issued."""
     return UNRESOLVED_CREDENTIAL in key or (api_keys is not None and key not in api_keys)
+
+
+_TOKEN_RE = re.compile(r"\w+|[^\w\s]")
+
+
+def count_tokens(text: str) -> int:
+    """The fakes' token count: one per word and one per punctuation mark."""
+    return len(_TOKEN_RE.findall(text))
+
+
+def hash_unit_vector(namespace: str, key: str | bytes, dims: int) -> list[float]:
+    """A unit vector of ``dims`` components fixed by (namespace, key).
+
+    SHAKE-256 of the two is read as ``dims`` unsigned 32-bit integers, mapped onto [-1, 1]
+    and normalised: the same text always embeds to the same vector, different texts to
+    near-orthogonal ones.
+    """
+    data = key.encode("utf-8") if isinstance(key, str) else bytes(key)
+    raw = hashlib.shake_256(namespace.encode("utf-8") + b"\0" + data).digest(4 * dims)
+    vals = [(u / 4294967295.0) * 2.0 - 1.0 for u in struct.unpack(f"<{dims}I", raw)]
+    norm = math.sqrt(sum(v * v for v in vals)) or 1.0
+    return [v / norm for v in vals]
+
+
+def hash_fraction(*parts: Any) -> float:
+    """A number in [0, 1) fixed by the parts (scores, confidences, jitter)."""
+    digest = hashlib.sha256("\0".join(str(p) for p in parts).encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") / 2.0**64
 
 
 @dataclass(frozen=True)

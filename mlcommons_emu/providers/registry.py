@@ -10,15 +10,22 @@ from mlcommons_emu.providers.base import ProviderRequest
 
 def default_providers() -> dict[str, Any]:
     """A fresh fake of every supported provider, keyed by provider name."""
+    from mlcommons_emu.providers.aleph_alpha import FakeAlephAlpha
     from mlcommons_emu.providers.azure_openai import FakeAzureOpenAI
     from mlcommons_emu.providers.bedrock import FakeBedrockRuntime
     from mlcommons_emu.providers.cohere import FakeCohere
+    from mlcommons_emu.providers.comprehend import FakeComprehend
     from mlcommons_emu.providers.deepseek import FakeDeepSeek
+    from mlcommons_emu.providers.gemini import FakeGemini
     from mlcommons_emu.providers.openai import FakeOpenAI
     from mlcommons_emu.providers.sagemaker import FakeSageMakerRuntime
+    from mlcommons_emu.providers.textract import FakeTextract
+    from mlcommons_emu.providers.vertexai import FakeVertexAI
+    from mlcommons_emu.providers.yandex import FakeYandex
 
     fakes = [FakeOpenAI(), FakeCohere(), FakeBedrockRuntime(),
-             FakeSageMakerRuntime(accept_any_endpoint=True), FakeAzureOpenAI(), FakeDeepSeek()]
+             FakeSageMakerRuntime(accept_any_endpoint=True), FakeAzureOpenAI(), FakeDeepSeek(),
+             FakeGemini(), FakeVertexAI(), FakeComprehend(), FakeTextract(), FakeAlephAlpha(), FakeYandex()]
     return {fake.name: fake for fake in fakes}
 
 

@@ -41,6 +41,20 @@ EXPECTED = {
     "cohere_v2_rerank": {"results": 1, "tensors": 3, "name": "similarity", "data_type": "FLOAT32", "shape": [1]},
     # 2.17+: _batch_predict answers a task, with the provider's batch object in remote_job (2.18+)
     "openai_batch": {"batch": ["id", "object", "endpoint", "input_file_id", "completion_window", "status"]},
+    "gemini_chat": {"raw": ["candidates", "usageMetadata", "modelVersion", "responseId"]},
+    # one document a call (bedrock pre-process); gemini-embedding-001 shortened to 768
+    "gemini_embedding": {"results": 2, "tensors": 1, "name": "sentence_embedding", "data_type": "FLOAT32", "shape": [768]},
+    "vertexai_embedding": {"raw": ["predictions", "metadata"]},
+    "vertexai_chat": {"raw": ["candidates", "usageMetadata", "modelVersion", "createTime", "responseId"]},
+    # response_filter "$" selects the whole object, which becomes dataAsMap as is
+    "comprehend_dominant_language": {"raw": ["Languages"]},
+    "comprehend_entities": {"raw": ["Entities"]},
+    "textract_detect_document_text": {"raw": ["DocumentMetadata", "Blocks", "DetectDocumentTextModelVersion"]},
+    "aleph_alpha_embedding": {"results": 1, "tensors": 1, "name": "sentence_embedding", "data_type": "FLOAT32", "shape": [5120]},
+    "aleph_alpha_completion": {"raw": ["model_version", "completions", "num_tokens_prompt_total", "num_tokens_generated"]},
+    "yandex_embedding": {"results": 1, "tensors": 1, "name": "sentence_embedding", "data_type": "FLOAT32", "shape": [256]},
+    "yandex_openai_embedding": {"raw": ["object", "data", "model", "usage"]},
+    "yandex_completion": {"raw": ["result"]},
 }
 
 
@@ -130,3 +144,20 @@ async def test_algorithm_query_parameter_selects_text_docs_input(emulator):
     r = await emulator.request("POST", f"/_plugins/_ml/models/{model_id}/_predict?algorithm=nonsense",
                                {"text_docs": ["hello"]})
     assert (r.status, r.body["error"]["reason"]) == (400, "Wrong function name")
+
+
+async def test_new_provider_blueprints_answer_like_the_published_samples(emulator):
+    """Beyond the shapes: what the published Comprehend, Textract and Vertex samples show."""
+    result = await run_blueprint(emulator, "comprehend_dominant_language")
+    [tensor] = result["inference_results"][0]["output"]
+    assert tensor["dataAsMap"]["Languages"][0]["LanguageCode"] == "fr"
+    result = await run_blueprint(emulator, "textract_detect_document_text")
+    blocks = result["inference_results"][0]["output"][0]["dataAsMap"]["Blocks"]
+    assert [b["Text"] for b in blocks if b["BlockType"] == "LINE"] == ["Hello World!!"]
+    result = await run_blueprint(emulator, "vertexai_embedding")
+    data = result["inference_results"][0]["output"][0]["dataAsMap"]
+    assert len(data["predictions"][0]["embeddings"]["values"]) == 768
+    assert data["metadata"] == {"billableCharacterCount": 23}
+    sent = emulator.providers["vertexai"].recorder.last
+    assert sent.headers["Authorization"] == "Bearer ya29.test-access-token"
+    assert json.loads(sent.body) == {"instances": [{"content": "Hello World form vertex AI!"}]}
