@@ -29,6 +29,7 @@ from mlcommons_emu.services.results import WriteResult
 
 Handler = Callable[[Context, RestRequest, dict[str, str]], Awaitable[RestResponse]]
 ML = "/_plugins/_ml"
+BUILD_HASH = "mlcommons-emu"
 
 _LUCENE = {(2, 9): "9.7.0", (2, 10): "9.7.0", (2, 11): "9.7.0", (2, 12): "9.9.2", (2, 13): "9.10.0",
            (2, 14): "9.10.0", (2, 15): "9.10.0", (2, 16): "9.11.1", (2, 17): "9.11.1", (2, 18): "9.12.0",
@@ -41,7 +42,12 @@ class Route:
     pattern: str
     handler: Handler
     since: tuple[int, int] = (2, 9)
-    deprecated: bool = False
+    #: a ReplacedRoute's old path answers with a deprecation warning naming the new one
+    replaced_by: str | None = None
+
+    @property
+    def deprecated(self) -> bool:
+        return self.replaced_by is not None
 
     @property
     def regex(self) -> re.Pattern[str]:
@@ -112,7 +118,7 @@ async def root(ctx: Context, request: RestRequest, _: dict[str, str]) -> RestRes
             "distribution": "opensearch",
             "number": release.number,
             "build_type": "tar",
-            "build_hash": "mlcommons-emu",
+            "build_hash": BUILD_HASH,
             "build_date": "2026-01-01T00:00:00.000000Z",
             "build_snapshot": False,
             "lucene_version": lucene,
@@ -245,6 +251,18 @@ async def predict_algorithm(ctx: Context, request: RestRequest, p: dict[str, str
     return ok(await predict.predict(ctx, p["model_id"], bodies.parse_object(request), algorithm=algorithm))
 
 
+async def predict_stream(ctx: Context, request: RestRequest, p: dict[str, str]) -> RestResponse:
+    """RestMLPredictionStreamAction (3.3+): refused while ``stream_enabled`` is off (its
+    default); a model that does not exist is 404 before the stream opens."""
+    return ok(await predict.predict_stream(ctx, p["model_id"], bodies.parse_object(request)))
+
+
+async def local_model_upload(ctx: Context, request: RestRequest, p: dict[str, str]) -> RestResponse:
+    """RestMLRegisterModelMetaAction / RestMLUploadModelChunkAction: uploading a local
+    model's files, refused while ``allow_registering_model_via_local_file`` is off."""
+    raise models.local_upload_error(ctx, chunk="chunk_number" in p, has_body=bodies.has_content(request))
+
+
 async def batch_predict_model(ctx: Context, request: RestRequest, p: dict[str, str]) -> RestResponse:
     from mlcommons_emu.services import batch
 
@@ -340,18 +358,27 @@ ROUTES: tuple[Route, ...] = (
     Route(("DELETE",), f"{ML}/model_groups/{{model_group_id}}", delete_group),
     Route(("POST",), f"{ML}/models/_register", register_model),
     Route(("POST",), f"{ML}/models/{{model_id}}/{{version}}/_register", register_model),
-    Route(("POST",), f"{ML}/models/_upload", register_model, deprecated=True),
+    Route(("POST",), f"{ML}/models/_upload", register_model, replaced_by=f"{ML}/models/_register"),
+    Route(("POST",), f"{ML}/models/{{model_id}}/{{version}}/_upload", register_model,
+          replaced_by=f"{ML}/models/{{model_id}}/{{version}}/_register"),
+    Route(("POST",), f"{ML}/models/_register_meta", local_model_upload),
+    Route(("POST",), f"{ML}/models/meta", local_model_upload, replaced_by=f"{ML}/models/_register_meta"),
+    Route(("POST",), f"{ML}/models/{{model_id}}/upload_chunk/{{chunk_number}}", local_model_upload),
+    Route(("POST",), f"{ML}/models/{{model_id}}/chunk/{{chunk_number}}", local_model_upload,
+          replaced_by=f"{ML}/models/{{model_id}}/upload_chunk/{{chunk_number}}"),
     Route(("GET", "POST"), f"{ML}/models/_search", _search("models")),
     Route(("GET",), f"{ML}/models/{{model_id}}", get_model),
     Route(("PUT",), f"{ML}/models/{{model_id}}", update_model, since=(2, 12)),
     Route(("DELETE",), f"{ML}/models/{{model_id}}", delete_model),
     Route(("POST",), f"{ML}/models/{{model_id}}/_deploy", deploy_model),
-    Route(("POST",), f"{ML}/models/{{model_id}}/_load", deploy_model, deprecated=True),
+    Route(("POST",), f"{ML}/models/{{model_id}}/_load", deploy_model, replaced_by=f"{ML}/models/{{model_id}}/_deploy"),
     Route(("POST",), f"{ML}/models/{{model_id}}/_undeploy", undeploy_model),
-    Route(("POST",), f"{ML}/models/{{model_id}}/_unload", undeploy_model, deprecated=True),
+    Route(("POST",), f"{ML}/models/{{model_id}}/_unload", undeploy_model,
+          replaced_by=f"{ML}/models/{{model_id}}/_undeploy"),
     Route(("POST",), f"{ML}/models/_undeploy", undeploy_model),
-    Route(("POST",), f"{ML}/models/_unload", undeploy_model, deprecated=True),
+    Route(("POST",), f"{ML}/models/_unload", undeploy_model, replaced_by=f"{ML}/models/_undeploy"),
     Route(("POST",), f"{ML}/models/{{model_id}}/_predict", predict_model),
+    Route(("POST",), f"{ML}/models/{{model_id}}/_predict/stream", predict_stream, since=(3, 3)),
     Route(("POST",), f"{ML}/_predict/{{algorithm}}/{{model_id}}", predict_algorithm),
     Route(("POST",), f"{ML}/models/{{model_id}}/_batch_predict", batch_predict_model, since=(2, 16)),
     Route(("POST",), f"{ML}/tasks/{{task_id}}/_cancel", cancel_batch_task, since=(2, 17)),
@@ -414,13 +441,16 @@ async def _route(ctx: Context, request: RestRequest, routes: tuple[Route, ...]) 
                     ctx.security.authorize(user, request.method, path)
                 token = identity.CALLER.set(user)
                 try:
-                    response = await route.handler(ctx, request, params)
+                    response = await _handle(ctx, request, route, params)
                 finally:
                     identity.CALLER.reset(token)
                 if route.deprecated:
+                    # DeprecationRestHandler warns before the handler runs: errors carry it too.
+                    # RestController.registerAsReplacedHandler's text, HeaderWarning's warn-agent
+                    method = request.method
                     response = attrs.evolve(response, headers={
-                        **response.headers, "Warning": f'299 OpenSearch-{ctx.release.number} "[{request.method} '
-                        f'{route.pattern}] is deprecated! Use the non-deprecated route instead."'})
+                        **response.headers, "Warning": f'299 OpenSearch-{ctx.release.number}-{BUILD_HASH} "[{method} '
+                        f'{route.pattern}] is deprecated! Use [{method} {route.replaced_by}] instead."'})
                 return response
         allowed: list[str] = []
         for route, _ in matches:
@@ -438,6 +468,15 @@ async def _route(ctx: Context, request: RestRequest, routes: tuple[Route, ...]) 
         return error_rendering.render(exc)
     except Exception as exc:  # noqa: BLE001 - a bug must never leak a traceback
         return error_rendering.render_unexpected(exc)
+
+
+async def _handle(ctx: Context, request: RestRequest, route: Route, params: dict[str, str]) -> RestResponse:
+    """The handler's answer; a failure it raises is rendered here, so the route's
+    response headers still apply."""
+    try:
+        return await route.handler(ctx, request, params)
+    except EmulatorError as exc:
+        return error_rendering.render(exc)
 
 
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")

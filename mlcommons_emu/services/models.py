@@ -7,6 +7,7 @@ from typing import Any, Mapping
 
 import attrs
 
+from mlcommons_emu.domain import settings as s
 from mlcommons_emu.domain.model import Model
 from mlcommons_emu.domain.model_group import ModelGroup
 from mlcommons_emu.domain.release import Release
@@ -16,6 +17,7 @@ from mlcommons_emu.domain.transitions import move_task
 from mlcommons_emu.errors import (
     EmulatorError,
     GenericError,
+    IOError_,
     IllegalArgumentError,
     IndexNotFoundError,
     MLResourceNotFoundError,
@@ -32,6 +34,24 @@ from mlcommons_emu.services.model_groups import create_in, parse_access
 from mlcommons_emu.services.results import WriteResult
 from mlcommons_emu.store import rows
 from mlcommons_emu.store.repositories import Repositories
+
+
+_LOCAL_FILE = ("To upload custom model from local file, user needs to enable allow_registering_model_via_local_file "
+               "settings. Otherwise please use opensearch pre-trained models")
+
+
+def local_upload_error(ctx: Context, *, chunk: bool, has_body: bool) -> EmulatorError:
+    """Why a local model's meta or chunk upload is refused.
+
+    The plugin checks ``allow_registering_model_via_local_file`` first (the chunk message
+    ends with a period, the meta one does not), then a meta request's body.  Past those
+    checks the emulator stops: it runs remote models only.
+    """
+    if not ctx.setting(s.PREFIX + "allow_registering_model_via_local_file"):
+        return IllegalArgumentError(_LOCAL_FILE + ("." if chunk else ""))
+    if not chunk and not has_body:
+        return IOError_("Model meta request has empty body")
+    return IllegalArgumentError("Only remote models (function_name \"remote\") can be registered on mlcommons-emu")
 
 
 def function_name(raw: Any, ctx: Context) -> FunctionName:

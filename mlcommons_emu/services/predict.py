@@ -9,6 +9,7 @@ from mlcommons_emu.domain.states import ModelState
 from mlcommons_emu.errors import (
     ActionRequestValidationError,
     IllegalArgumentError,
+    IllegalStateError,
     MLError,
     MLResourceNotFoundError,
     ParseError,
@@ -31,6 +32,26 @@ def _predict_not_found(ctx: Context, model_id: str, *, index_missing: bool) -> E
     if index_missing:
         return MLResourceNotFoundError("Fail to find model", status=404)
     return StatusError(f"Failed to find model with the provided model id: {model_id}", 404)
+
+
+STREAM_DISABLED = ('Streaming is currently disabled. To enable it, update the setting '
+                   '"plugins.ml_commons.stream_enabled" to true.')
+
+
+async def predict_stream(ctx: Context, model_id: str, body: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``POST /models/{id}/_predict/stream`` (3.3+): refused (IllegalStateException, 500)
+    while ``stream_enabled`` is off, its default; with it on, a model neither cached nor
+    indexed is 404 before the stream opens.  The emulator serves no server-sent events:
+    past those checks it answers 400 and points at ``_predict``."""
+    if not ctx.setting(s.PREFIX + "stream_enabled"):
+        raise IllegalStateError(STREAM_DISABLED)
+    if not ctx.cluster.serving(model_id):
+        async with ctx.transaction() as repos:
+            model = await repos.models.get(model_id) if await repos.models.exists() else None
+        if model is None:
+            raise StatusError("Failed to find model", 404)
+    raise IllegalArgumentError("mlcommons-emu does not stream predict responses (server-sent events); "
+                               "use POST /_plugins/_ml/models/{model_id}/_predict")
 
 
 async def predict(ctx: Context, model_id: str, body: Mapping[str, Any] | None,

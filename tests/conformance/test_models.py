@@ -118,9 +118,20 @@ async def test_deprecated_aliases_warn(emulator):
     model_id = (await register(emulator))["model_id"]
     r = await emulator.request("POST", f"/_plugins/_ml/models/{model_id}/_load")
     assert r.status == 200
-    assert "deprecated" in r.headers["Warning"]
+    assert r.headers["Warning"] == (
+        '299 OpenSearch-3.8.0-mlcommons-emu "[POST /_plugins/_ml/models/{model_id}/_load] is deprecated! '
+        'Use [POST /_plugins/_ml/models/{model_id}/_deploy] instead."')
     r = await emulator.request("POST", f"/_plugins/_ml/models/{model_id}/_unload")
     assert r.status == 200
+    assert "[POST /_plugins/_ml/models/{model_id}/_undeploy] instead." in r.headers["Warning"]
+    # the warning is given before the handler runs: an error carries it too
+    r = await emulator.request("POST", "/_plugins/_ml/models/AAAAAAAAAAAAAAAAAAAA/_load")
+    assert r.status == 404 and "is deprecated!" in r.headers["Warning"]
+    r = await emulator.request("POST", "/_plugins/_ml/models/meta", {"name": "local"})
+    assert (r.status, r.body["error"]["reason"]) == (400, (
+        "To upload custom model from local file, user needs to enable allow_registering_model_via_local_file "
+        "settings. Otherwise please use opensearch pre-trained models"))
+    assert "Use [POST /_plugins/_ml/models/_register_meta] instead." in r.headers["Warning"]
 
 
 async def test_remote_inference_switched_off(emulator):

@@ -129,6 +129,12 @@ DELIBERATE_SERVER_ERRORS: tuple[Deliberate, ...] = (
                "Appendix C (response_filter miss before 3.7, unusable success body before 3.5)"),
     Deliberate("m_l_exception", "Fail to execute http connector", (2, 9), (2, 14),
                f"{REST} 6.9 (transport or IO failure calling the remote)"),
+    Deliberate("illegal_state_exception", r"Streaming is currently disabled\. To enable it, update the setting "
+               r'"plugins\.ml_commons\.stream_enabled" to true\.', (3, 3), (3, 8),
+               "plugin source: RestMLPredictionStreamAction throws IllegalStateException while stream_enabled "
+               "is off, its default (services/predict.py)"),
+    Deliberate("i_o_exception", "Model meta request has empty body", *ALL,
+               "plugin source: RestMLRegisterModelMetaAction keeps the IOException (services/models.py)"),
     Deliberate("status_exception", "Fail to search( model version)?", *ALL,
                "plugin source: MLSearchHandler / SearchModelGroupTransportAction wrap a search failure "
                "whose root cause is not an IllegalArgumentException as a 500 (services/search.py)"),
