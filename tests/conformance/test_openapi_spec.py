@@ -206,6 +206,8 @@ OVERRIDE_EXAMPLES: dict[str, tuple[str, str, Any]] = {
         {"name": "g", "latest_version": 0, "access": "public", "created_time": 1, "last_updated_time": 1}),
     "controller-create-status-is-the-index-result": (
         "POST", f"{ML}/controllers/m", {"model_id": "m", "status": "UPDATED"}),
+    "load-response-task-type-is-optional": (
+        "POST", f"{ML}/models/m/_load", {"task_id": "t", "status": "CREATED"}),
     "stored-connector-parameters-are-strings": (
         "GET", f"{ML}/connectors/c",
         {"name": "c", "version": "1", "protocol": "http",
