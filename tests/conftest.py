@@ -84,6 +84,19 @@ def store_options(url: str) -> dict:
     return {"database_schema": POSTGRES_SCHEMA} if url == POSTGRES_URL else {}
 
 
+async def fresh_store(url: str) -> None:
+    """Empty the test's PostgreSQL schema, for a test that starts several emulators in turn
+    (an in-memory SQLite store is new with every emulator anyway)."""
+    if url != POSTGRES_URL:
+        return
+    from mlcommons_emu.store.engine import Store
+
+    store = Store(url, schema=POSTGRES_SCHEMA)
+    await store.create_schema()
+    await store.drop_schema()
+    await store.close()
+
+
 @pytest.fixture
 def sqlite_file_url(tmp_path) -> str:
     return f"sqlite+aiosqlite:///{tmp_path / 'state.sqlite3'}"

@@ -122,7 +122,30 @@ def _rate_limiter(value: Any, release: Any) -> dict[str, Any]:
     return inputs.rate_limiter(inputs.obj(value, "rate_limiter") or {}, release)
 
 
+class _GroupReader:
+    """Counts a register as in flight from its first step until it has read its group, so
+    registers that arrive together all read before any of them bumps the version."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.reading = True
+        ctx.registers_reading += 1
+
+    def done(self) -> None:
+        if self.reading:
+            self.reading = False
+            self.ctx.registers_reading -= 1
+
+
 async def register(ctx: Context, body: Mapping[str, Any] | None, *, deploy: bool = False) -> dict[str, Any]:
+    reader = _GroupReader(ctx)
+    try:
+        return await _register(ctx, body, deploy, reader)
+    finally:
+        reader.done()
+
+
+async def _register(ctx: Context, body: Mapping[str, Any] | None, deploy: bool, reader: _GroupReader) -> dict[str, Any]:
     connector_service.check_remote_inference_enabled(ctx)
     if body is None:
         raise ParseError("request body is required")
@@ -163,7 +186,6 @@ async def register(ctx: Context, body: Mapping[str, Any] | None, *, deploy: bool
 
     coordinator = ctx.cluster.coordinator.node_id
     now = ctx.now()
-    ctx.registers_reading += 1
     # The task is indexed first; the group's version is bumped in a separate write with
     # an optimistic-concurrency check (MLModelManager.registerMLRemoteModel), so two
     # registers racing on one group make the loser's task FAILED with a version conflict.
@@ -184,7 +206,7 @@ async def register(ctx: Context, body: Mapping[str, Any] | None, *, deploy: bool
             group_doc = (await repos.model_groups.get_document(group_id)
                          if await repos.model_groups.exists() else None)
     finally:
-        ctx.registers_reading -= 1
+        reader.done()
     node_stats.registered(ctx)  # registerMLRemoteModel counts the request on this node
     # In the plugin the group is read, then bumped after several asynchronous steps, so
     # registers that arrive together all read the same version and all but one lose.

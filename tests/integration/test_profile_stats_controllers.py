@@ -21,7 +21,7 @@ import pytest
 from mlcommons_emu import Emulator
 from mlcommons_emu.services import deployment
 from tests.conformance.spec_support import spec
-from tests.conftest import store_options
+from tests.conftest import fresh_store, store_options
 from tests.seed import body
 
 ML = "/_plugins/_ml"
@@ -35,6 +35,8 @@ THROTTLED_USER = ("Request is throttled at user level. If you think there's an i
 
 @contextlib.asynccontextmanager
 async def release(database_url: str, version: str, **config: Any) -> AsyncIterator[Emulator]:
+    """A fresh cluster of ``version`` (a new, empty store each time)."""
+    await fresh_store(database_url)
     async with Emulator(database=database_url, **store_options(database_url), opensearch_version=version,
                         seed=11, **config) as emu:
         yield emu

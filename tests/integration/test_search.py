@@ -16,7 +16,7 @@ import pytest
 
 from mlcommons_emu import Emulator
 from mlcommons_emu.store import rows
-from tests.conftest import store_options
+from tests.conftest import fresh_store, store_options
 from tests.seed import body
 
 ML = "/_plugins/_ml"
@@ -28,6 +28,7 @@ ACCESS_ON = {"persistent": {"plugins.ml_commons.model_access_control_enabled": T
 
 @contextlib.asynccontextmanager
 async def release(database_url: str, version: str, **config: Any) -> AsyncIterator[Emulator]:
+    await fresh_store(database_url)
     async with Emulator(database=database_url, **store_options(database_url), opensearch_version=version,
                         seed=11, **config) as emu:
         yield emu

@@ -17,7 +17,7 @@ import pytest
 
 from mlcommons_emu import Emulator
 from mlcommons_emu.domain.states import ModelState
-from tests.conftest import store_options
+from tests.conftest import fresh_store, store_options
 from tests.seed import body
 
 ML = "/_plugins/_ml"
@@ -41,6 +41,7 @@ PROMPT = {"parameters": {"prompt": "Say hi"}}
 
 @contextlib.asynccontextmanager
 async def release(database_url: str, version: str, **config: Any) -> AsyncIterator[Emulator]:
+    await fresh_store(database_url)
     async with Emulator(database=database_url, **store_options(database_url), opensearch_version=version,
                         seed=7, **config) as emu:
         yield emu
