@@ -18,7 +18,7 @@ import re
 import struct
 from collections import Counter
 from datetime import datetime, timedelta, timezone
-from typing import Any, Iterable
+from typing import Any, Iterable, Protocol
 
 import attrs
 
@@ -37,8 +37,9 @@ class ShardError(Exception):
         self.error = error
 
 
-@attrs.define
-class Doc:
+class Doc(Protocol):
+    """What a search reads of a stored document (the store's StoredDocument is one)."""
+
     doc_id: str
     source: dict[str, Any]
     version: int
@@ -106,6 +107,15 @@ class Searcher:
         #: indexed terms per (field, document): statistics and scoring share them
         self._values = snapshot.values
         self.nested: str | None = None
+        self._memo: dict[int, Any] = {}
+
+    def memo(self, owner: object, compute: Any) -> Any:
+        """A value computed once per search for one query node (its parsed bounds, ...)."""
+        key = id(owner)
+        found = self._memo.get(key)
+        if found is None:
+            found = self._memo[key] = compute()
+        return found
 
     def field(self, name: str) -> Field:
         return self.mapping.resolve(name)
@@ -123,7 +133,12 @@ class Searcher:
         return found
 
     def _index_values(self, field: Field, source: dict[str, Any]) -> list[Any]:
-        raw = m.source_values(source, field.path)
+        if len(field.path) == 1:  # the common case: a top-level field
+            value = source.get(field.path[0])
+            raw = [] if value is None else (
+                [v for v in value if v is not None] if isinstance(value, list) else [value])
+        else:
+            raw = m.source_values(source, field.path)
         kind = field.kind
         if kind == m.TEXT:
             out: list[Any] = []
@@ -355,9 +370,10 @@ class Range(Query):
         field = s.field(self.field)
         if not field.mapped:
             return None
-        bounds = [(op, coerce(field, value, rounding=op, date_format=self.date_format, now=s.now))
-                  for op, value in (("gt", self.gt), ("gte", self.gte), ("lt", self.lt), ("lte", self.lte))
-                  if value is not None]
+        bounds = s.memo(self, lambda: [
+            (op, coerce(field, value, rounding=op, date_format=self.date_format, now=s.now))
+            for op, value in (("gt", self.gt), ("gte", self.gte), ("lt", self.lt), ("lte", self.lte))
+            if value is not None])
         for value in s.values(field, source):
             if field.kind in (m.TEXT, m.KEYWORD, m.FLAT):
                 value = str(value)

@@ -108,7 +108,8 @@ async def _snapshot(ctx: Context, repos: Any, index: str) -> q.Snapshot:
     if cached is not None and cached[0] == signature:
         return cached[1]
     stored = await repos.tx.find(index)
-    snapshot = q.Snapshot(index, [q.Doc(d.doc_id, d.source, d.version, d.seq_no) for d in stored])
+    # a stored document has what a search reads of it: id, source, version, seq_no
+    snapshot = q.Snapshot(index, stored)
     per_store[index] = (signature, snapshot)
     return snapshot
 
