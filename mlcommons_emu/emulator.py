@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 from urllib.parse import parse_qsl, urlsplit
 
 from mlcommons_emu.api import limits
@@ -15,13 +15,16 @@ from mlcommons_emu.cluster.nodes import Cluster
 from mlcommons_emu.config import Config
 from mlcommons_emu.connectors.transports.inprocess import InProcessTransport
 from mlcommons_emu.domain.clock import SystemClock
-from mlcommons_emu.domain.ids import IdGenerator
+from mlcommons_emu.domain.ids import emulator_ids
 from mlcommons_emu.domain.node import Node
 from mlcommons_emu.domain.settings import ClusterSettings
 from mlcommons_emu.services import deployment
 from mlcommons_emu.services.context import Context
 from mlcommons_emu.store import rows
 from mlcommons_emu.store.engine import Store
+
+if TYPE_CHECKING:
+    from mlcommons_emu.admin import Admin
 
 log = logging.getLogger("mlcommons_emu")
 
@@ -51,13 +54,14 @@ class Emulator:
         self.config = config
         self.release = config.release
         self.clock = SystemClock()
-        self.ids = IdGenerator(self.clock, seed=config.seed)
+        self.ids = emulator_ids(self.clock, config.seed)
         self._store: Store | None = None
         self._context: Context | None = None
         self._cipher: Any = None
         self._master_key: str | None = None
         self.providers: dict[str, Any] = {}
         self._http: Any = None
+        self._admin_routes: Any = None
 
     # lifecycle ------------------------------------------------------------------------
     async def start(self) -> "Emulator":
@@ -128,7 +132,21 @@ class Emulator:
         refused = limits.refusal(request, self.http_limits)
         if refused is not None:
             return refused
+        if request.path == "/_emu" or request.path.startswith("/_emu/"):
+            if self._admin_routes is None:
+                from mlcommons_emu.api.admin_routes import admin_routes
+
+                self._admin_routes = admin_routes(self)
+            return await dispatch(self.context, request, self._admin_routes)
         return await dispatch(self.context, request)
+
+    @property
+    def admin(self) -> "Admin":
+        """The emulator's own controls (reset by kind, reseed, journals, snapshots, config);
+        the ``/_emu`` REST namespace calls the same."""
+        from mlcommons_emu.admin import Admin
+
+        return Admin(self)
 
     async def request(self, method: str, path: str, body: Any = None, *,
                       headers: Mapping[str, str] | None = None,
@@ -182,7 +200,7 @@ class Emulator:
         ctx.settings.transient.clear()
         await self._transport.close()
         ctx.transport = self._new_providers()
-        self.ids = ctx.ids = IdGenerator(self.clock, seed=self.config.seed)
+        self.ids = ctx.ids = emulator_ids(self.clock, self.config.seed)
 
     # internals --------------------------------------------------------------------------
     def _new_providers(self) -> InProcessTransport:

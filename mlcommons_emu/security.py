@@ -79,6 +79,8 @@ _ACTIONS: tuple[tuple[frozenset[str], re.Pattern[str], str], ...] = tuple(
         ("GET", r"/_plugins/_ml/controllers/[^/]+", f"{ML}/controllers/get"),
         ("PUT", r"/_plugins/_ml/controllers/[^/]+", f"{ML}/controllers/update"),
         ("DELETE", r"/_plugins/_ml/controllers/[^/]+", f"{ML}/controllers/delete"),
+        # the emulator's own /_emu namespace: only a role granting every action reaches it
+        ("GET,POST,PUT,DELETE", r"/_emu(/.*)?", "cluster:admin/mlcommons_emu/admin"),
     )
 )
 

@@ -57,3 +57,25 @@ class IdGenerator:
 
     def random_bytes(self, n: int) -> bytes:
         return bytes(self._random.getrandbits(8) for _ in range(n))
+
+
+#: where a seeded emulator's id clock starts (2023-11-14T22:13:20Z)
+LOGICAL_EPOCH_MILLIS = 1_700_000_000_000
+
+
+class _LogicalClock:
+    """One millisecond per call from a fixed start: time-based ids without the wall clock."""
+
+    def __init__(self, start: int) -> None:
+        self._now = start
+
+    def __call__(self) -> int:
+        self._now += 1
+        return self._now
+
+
+def emulator_ids(clock: Callable[[], int], seed: int | None) -> IdGenerator:
+    """The id generator of an emulator: on the wall clock, or, with a seed, on a logical
+    clock, so the same calls give the same ids on every run (document times still follow
+    the wall clock)."""
+    return IdGenerator(clock if seed is None else _LogicalClock(LOGICAL_EPOCH_MILLIS), seed=seed)
