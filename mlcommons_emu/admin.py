@@ -134,6 +134,7 @@ class Admin:
                       for r in self.emu.context.cluster.nodes],
             "seed": cfg.seed,
             "progression": cfg.progression,
+            "task_latency_ms": cfg.task_latency_ms,
             "allow_network": cfg.allow_network,
             "routes": dict(cfg.routes),
             "aws_access_keys": sorted(cfg.aws_credentials),

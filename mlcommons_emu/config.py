@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 import attrs
 
 from mlcommons_emu.cluster.nodes import DEFAULT_CLUSTER, NodeSpec
+from mlcommons_emu.cluster.progression import DEFAULT_TASK_LATENCY_MS, IMMEDIATE, MODES
 from mlcommons_emu.domain.release import NEWEST, Release
 
 if TYPE_CHECKING:
@@ -74,7 +75,13 @@ class Config:
     aws_credentials: dict[str, object] = attrs.field(factory=dict, converter=dict)
     #: host (or ``*.suffix``) -> "fake" | "network" | base URL, overriding the built-in fakes
     routes: dict[str, str] = attrs.field(factory=dict, converter=dict)
-    progression: str = attrs.field(default="immediate", validator=attrs.validators.in_(("immediate",)))
+    #: how register and deploy tasks progress: "immediate" (done before the REST call
+    #: answers), "latency" (done ``task_latency_ms`` after their creation) or "manual" (they
+    #: wait until the test steps them); see mlcommons_emu.cluster.progression
+    progression: str = attrs.field(default=IMMEDIATE, validator=attrs.validators.in_(MODES))
+    #: "latency" mode: milliseconds from a task's creation to its final state
+    task_latency_ms: int = attrs.field(default=DEFAULT_TASK_LATENCY_MS, converter=int,
+                                       validator=attrs.validators.ge(0))
     cluster_name: str = "mlcommons-emu"
     #: the emulated security plugin (see mlcommons_emu.security): off by default
     security: "SecurityConfig | None" = attrs.field(default=None, converter=_security)

@@ -85,6 +85,7 @@ class Emulator:
             release=self.release, store=store, settings=settings, cluster=Cluster(nodes),
             clock=self.clock, ids=self.ids, transport=transport, executor=Executor(),
             cipher_factory=self._get_cipher, progression=self.config.progression,
+            task_latency_ms=self.config.task_latency_ms,
             cluster_name=self.config.cluster_name, cluster_uuid=cluster_uuid,
             security=self.config.security,
         )
@@ -268,6 +269,66 @@ class Emulator:
         value = self.ids.node_id()
         await tx.put(rows.CONFIG_INDEX, "_cluster_uuid", {"uuid": value}, now=self.clock())
         return value
+
+    # cluster steering -------------------------------------------------------------------
+    # Nodes joining and leaving at run time, the sync-up job, task progression and which
+    # node served a predict: for tests, in process only (see services.membership,
+    # services.syncup and cluster.progression for what the plugin does).
+    @property
+    def tasks(self) -> "Any":
+        """The register and deploy tasks' progression (``Config.progression``): ``hold``,
+        ``unhold``, ``pending``, ``wait_pending``, ``release``, ``fail``, ``settle``; a
+        ``mlcommons_emu.cluster.progression.TaskControl``."""
+        return self.context.tasks
+
+    async def add_node(self, name: str, *, roles: "Any" = None, box_type: str | None = None,
+                       sync_up: bool = True) -> str:
+        """A node named ``name`` joins (``roles``: default every role) and its id is
+        returned; the store keeps the id, so the same name always gets the same one."""
+        from mlcommons_emu.cluster.nodes import ALL_ROLES
+        from mlcommons_emu.services import membership
+
+        runtime = await membership.add(self.context, name, ALL_ROLES if roles is None else roles, box_type,
+                                       sync_up=sync_up)
+        return runtime.node_id
+
+    async def stop_node(self, node: str, *, sync_up: bool = True) -> None:
+        """The node (id or name) leaves: its deployed models, caches and counters are lost;
+        then, while the job is enabled, the sync-up runs (``sync_up=False``: not yet)."""
+        from mlcommons_emu.services import membership
+
+        await membership.stop(self.context, node, sync_up=sync_up)
+
+    async def start_node(self, node: str, *, sync_up: bool = True) -> None:
+        """A stopped node rejoins with its id and an empty memory (2.12+ auto-redeploy
+        included), then the sync-up runs while enabled."""
+        from mlcommons_emu.services import membership
+
+        await membership.start(self.context, node, sync_up=sync_up)
+
+    async def remove_node(self, node: str, *, sync_up: bool = True) -> None:
+        """The node leaves the cluster for good (as ``stop_node`` if it was running)."""
+        from mlcommons_emu.services import membership
+
+        await membership.remove(self.context, node, sync_up=sync_up)
+
+    async def sync_up(self) -> "Any":
+        """Run the sync-up job once now, even if ``sync_up_job_interval_in_seconds`` is 0;
+        returns a ``SyncUpReport`` (model documents and tasks it rewrote)."""
+        from mlcommons_emu.services import syncup
+
+        return await syncup.run(self.context)
+
+    def node_id(self, name: str) -> str:
+        """The id of the cluster's node named ``name``."""
+        from mlcommons_emu.services import membership
+
+        return membership.resolve(self.context, name).node_id
+
+    def last_served_by(self, model_id: str) -> str | None:
+        """The id of the node that ran the model's last predict (None: none yet); the REST
+        answer never says."""
+        return self.context.cluster.served.get(model_id)
 
 
 class UserSession:

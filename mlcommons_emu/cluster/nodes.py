@@ -43,6 +43,9 @@ class NodeRuntime:
         self.stats = NodeStats()
         #: MLModelCacheHelper: per-model windows and rate limiters, running tasks
         self.cache = NodeCache()
+        #: bumped whenever the node's memory is lost: work started before on this node
+        #: (a deploy's share) must not land in the new memory
+        self.generation = 0
 
     def forget(self) -> None:
         """Everything the node holds in memory, gone (a fresh node)."""
@@ -52,6 +55,7 @@ class NodeRuntime:
         self.models.clear()
         self.stats = NodeStats()
         self.cache = NodeCache()
+        self.generation += 1
 
     @property
     def node_id(self) -> str:
@@ -62,6 +66,17 @@ class Cluster:
     def __init__(self, nodes: Iterable[Node]) -> None:
         self.nodes = [NodeRuntime(n) for n in nodes]
         self._round_robin = 0
+        #: model id -> the node that ran its last predict (the REST answer never says)
+        self.served: dict[str, str] = {}
+
+    def add(self, node: Node) -> NodeRuntime:
+        """A node joins (with an empty memory)."""
+        runtime = NodeRuntime(node)
+        self.nodes.append(runtime)
+        return runtime
+
+    def remove(self, node_id: str) -> None:
+        self.nodes = [r for r in self.nodes if r.node_id != node_id]
 
     @property
     def coordinator(self) -> NodeRuntime:

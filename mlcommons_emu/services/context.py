@@ -9,6 +9,7 @@ import attrs
 
 from mlcommons_emu.cluster.executor import Executor
 from mlcommons_emu.cluster.nodes import Cluster
+from mlcommons_emu.cluster.progression import DEFAULT_TASK_LATENCY_MS, TaskControl
 from mlcommons_emu.connectors.runtime import RuntimeOptions
 from mlcommons_emu.connectors.transports.base import Transport
 from mlcommons_emu.domain import settings as s
@@ -32,14 +33,21 @@ class Context:
     transport: Transport
     executor: Executor
     cipher_factory: Callable[[], Any]
-    #: "immediate": deploy work finishes before the REST call answers
+    #: how register and deploy tasks progress (``Config.progression``) and, in "latency"
+    #: mode, how long they take
     progression: str = "immediate"
+    task_latency_ms: int = DEFAULT_TASK_LATENCY_MS
     cluster_name: str = "mlcommons-emu"
     cluster_uuid: str = ""
     #: registers between their start and their read of the group (see services.models)
     registers_reading: int = 0
     #: the emulated security plugin; None: not installed (no user, access control inactive)
     security: Any = None
+    #: the register and deploy tasks' pace, holds and stepping (``emu.tasks``)
+    tasks: TaskControl = attrs.field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        self.tasks = TaskControl(self.progression, self.task_latency_ms)
 
     def now(self) -> int:
         return self.clock()

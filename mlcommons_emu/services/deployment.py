@@ -6,6 +6,7 @@ from typing import Any, Iterable, Mapping
 
 import attrs
 
+from mlcommons_emu.cluster import progression
 from mlcommons_emu.cluster.modelcache import ThrottledRemoteModel
 from mlcommons_emu.cluster.nodes import NodeRuntime
 from mlcommons_emu.domain import settings as s
@@ -18,6 +19,7 @@ from mlcommons_emu.errors import (
     EmulatorError,
     IllegalArgumentError,
     IndexNotFoundError,
+    MLError,
     StatusError,
 )
 from mlcommons_emu.services import identity, inputs, model_groups
@@ -69,13 +71,19 @@ async def deploy_quietly(ctx: Context, model_id: str, node_ids: list[str] | None
     """The deploy that ``?deploy=true`` and auto-redeploy start; failures go to the task."""
     try:
         model = await _load_model(ctx, model_id)
-        await start(ctx, model, node_ids)
+        await start(ctx, model, node_ids, background=True)
     except EmulatorError as exc:
         log.warning("background deploy of %s refused: %s", model_id, exc.reason)
 
 
-async def start(ctx: Context, model: Model, node_ids: list[str] | None) -> Task:
-    """TransportDeployModelAction: plan, index the task, mark DEPLOYING, dispatch."""
+async def start(ctx: Context, model: Model, node_ids: list[str] | None, *, background: bool = False) -> Task:
+    """TransportDeployModelAction: plan, index the task, mark DEPLOYING, dispatch.
+
+    Returns when the REST reply would go (``cluster.progression``): after the whole work
+    when tasks progress immediately, otherwise once the task is indexed (2.9-2.10) or the
+    nodes have acknowledged it, RUNNING (2.11+); ``background`` (a deploy no caller waits
+    for: auto-deploy, auto-redeploy) returns once the task is indexed.
+    """
     candidates = eligible(ctx)
     if node_ids:
         if not ctx.setting(s.ALLOW_CUSTOM_DEPLOYMENT_PLAN):
@@ -103,29 +111,103 @@ async def start(ctx: Context, model: Model, node_ids: list[str] | None) -> Task:
         current = await repos.models.get(model.model_id) or model
         deploying = transitions.start_deploy(current, targets, deploy_to_all_nodes=not node_ids, now=ctx.now())
         await repos.models.put(deploying)
-    work = ctx.executor.spawn(_run(ctx, task, targets), name=f"deploy-{task.task_id}")
-    if ctx.progression == "immediate":
-        await work
+    run = ctx.tasks.track(task.task_id, progression.DEPLOY, model_id=model.model_id, nodes=targets)
+    work = ctx.executor.spawn(_run(ctx, task, targets, run), name=f"deploy-{task.task_id}")
+    replied_at = progression.RUNNING if ctx.release >= (2, 11) else progression.CREATED
+    refused = await run.reply(work, at=replied_at, background=background)
+    if refused is not None and ctx.release >= (2, 11) and not background:
+        raise refused  # the fan-out failed before the nodes acknowledged: the listener's failure
     return task
 
 
-async def _run(ctx: Context, task: Task, targets: list[str]) -> None:
-    """Every target node deploys locally and reports; the last report settles the states."""
-    async with ctx.transaction() as repos:
-        task = transitions.move_task(task, TaskState.RUNNING, ctx.now())
-        await repos.tasks.put(task)
-    errors: dict[str, str] = {}
-    succeeded = 0
-    for node_id in targets:
-        runtime = ctx.cluster.get(node_id)
-        if runtime is None or not runtime.node.up:
-            continue  # nodes that left meanwhile are dropped from the outcome
-        try:
-            # counters, the node's model cache and task cache (services.stats.node_deploy)
-            await node_stats.node_deploy(ctx, runtime, task, targets, deploy_on_node)
-            succeeded += 1
-        except EmulatorError as exc:
-            errors[node_id] = _node_error(exc)
+async def _run(ctx: Context, task: Task, targets: list[str], run: progression.TaskRun) -> EmulatorError | None:
+    """The deploy's background work: fan-out, each target node's share, the outcome.
+
+    The coordinating node keeps the task in its memory (``MLTaskManager.add``) until the
+    outcome is written.  Returns the error of a fan-out that failed (``TaskControl.fail``
+    on a deploy waiting CREATED), which 2.11+ answers the REST call with.
+    """
+    coordinator = ctx.cluster.coordinator
+    generation = coordinator.generation
+    coordinator.cache.tasks[task.task_id] = task
+    try:
+        failure = await run.reach(progression.CREATED)
+        if failure is not None and failure.recorded:
+            return None  # timed out by the sync-up, which wrote the task
+        if failure is not None and failure.nodes is None:
+            await _fan_out_failed(ctx, task, failure.error)
+            coordinator.cache.tasks.pop(task.task_id, None)
+            return MLError(failure.error)
+        async with ctx.transaction() as repos:
+            task = transitions.move_task(task, TaskState.RUNNING, ctx.now())
+            await repos.tasks.put(task)
+        accepted: dict[str, int] = {}
+        for node_id in targets:
+            runtime = ctx.cluster.get(node_id)
+            if runtime is not None and runtime.node.up:
+                node_stats.node_accepted(ctx, runtime, task, targets)
+                accepted[node_id] = runtime.generation
+        failure = await run.reach(progression.RUNNING)
+        if failure is not None and failure.recorded:
+            for node_id in accepted:  # the nodes' shares stop with the task
+                runtime = ctx.cluster.get(node_id)
+                if runtime is not None and task.model_id not in runtime.models:
+                    runtime.cache.remove(task.model_id or "")
+            return None
+        failing = set() if failure is None else set(targets if failure.nodes is None else failure.nodes)
+        errors: dict[str, str] = {}
+        reported: list[str] = []
+        for node_id in targets:
+            runtime = ctx.cluster.get(node_id)
+            if runtime is None or not runtime.node.up or runtime.generation != accepted.get(node_id):
+                continue  # the node left (or restarted) since it took the request: it never reports
+            share = _failing(failure.error) if failure is not None and node_id in failing else deploy_on_node
+            try:
+                # counters, the node's model cache and task cache (services.stats.node_deploy)
+                await node_stats.node_deploy(ctx, runtime, task, targets, share,
+                                             coordinating_node=coordinator.node_id)
+            except EmulatorError as exc:
+                errors[node_id] = _node_error(exc)
+            if runtime.generation != accepted[node_id]:
+                # it left while building its predictor: nothing lands in its new memory
+                runtime.models.pop(task.model_id or "", None)
+                runtime.cache.remove(task.model_id or "")
+                errors.pop(node_id, None)
+                continue
+            reported.append(node_id)
+        if coordinator.generation != generation or not coordinator.node.up:
+            return None  # the coordinating node left: the task's cache and its outcome went with it
+        gone = _gone(ctx, targets, reported)
+        if gone is None:
+            return None  # the coordinating node keeps waiting for a report (see _gone)
+        await _record_outcome(ctx, task, len(targets) - len(gone), errors, len(reported) - len(errors))
+        coordinator.cache.tasks.pop(task.task_id, None)
+        return None
+    finally:
+        run.finish()
+
+
+def _gone(ctx: Context, targets: list[str], reported: list[str]) -> list[str] | None:
+    """The target nodes that never reported and are no longer in the cluster, which the
+    coordinating node drops from the task, or None when the task can never end.
+
+    ``TransportForwardAction`` ends a deploy when the last expected node reports.  From
+    2.18 it then drops expected nodes that have left the cluster (nothing is recorded for
+    them in the task ``error``; the worker count shrinks); before 2.18 it waits for them
+    for ever.  A node that never reports but is in the cluster (it restarted) is waited
+    for in every release, as is a deploy whose target nodes all left (no report comes at
+    all).  Such a task stays RUNNING in the coordinating node's memory until the sync-up
+    times it out (``ml_task_timeout_in_seconds``); the sync-up settles the model.
+    """
+    missing = [n for n in targets if n not in reported]
+    gone = [n for n in missing if (r := ctx.cluster.get(n)) is None or not r.node.up]
+    if not reported or len(gone) < len(missing) or (gone and ctx.release < (2, 18)):
+        return None
+    return gone
+
+
+async def _record_outcome(ctx: Context, task: Task, expected: int, errors: dict[str, str], succeeded: int) -> None:
+    """The last report settles the task and the model (``TransportForwardAction``)."""
     async with ctx.transaction() as repos:
         model = await repos.models.get(task.model_id or "")
         if model is None:
@@ -134,14 +216,32 @@ async def _run(ctx: Context, task: Task, targets: list[str]) -> None:
             return
         if model.model_state is not ModelState.DEPLOYING:
             model = attrs.evolve(model, model_state=ModelState.DEPLOYING)
-        expected = len(targets) or 1
         # 2.9 defines the ratio setting without registering it: its default (0.8) applies
         ratio = float(ctx.setting(s.PREFIX + "model_auto_redeploy_success_ratio")) if ctx.release >= (2, 10) else 0.8
-        reset = bool(ctx.setting(s.MODEL_AUTO_REDEPLOY)) and succeeded / expected >= ratio
+        reset = bool(ctx.setting(s.MODEL_AUTO_REDEPLOY)) and succeeded / (expected or 1) >= ratio
         model, done = transitions.finish_deploy(model, task, errors, succeeded, ctx.now(),
                                                 reset_redeploy_retries=reset and succeeded > 0)
         await repos.models.put(model)
         await repos.tasks.put(done)
+
+
+async def _fan_out_failed(ctx: Context, task: Task, error: str) -> None:
+    """The node fan-out itself failed (the deploy listeners' ``onFailure``): the task FAILED
+    with the root cause message as it is, the model DEPLOY_FAILED (``updateModel`` also
+    writes ``last_updated_time``)."""
+    async with ctx.transaction() as repos:
+        await repos.tasks.put(transitions.move_task(task, TaskState.FAILED, ctx.now(), error=error))
+        model = await repos.models.get(task.model_id or "")
+        if model is not None:
+            await repos.models.put(attrs.evolve(model, model_state=ModelState.DEPLOY_FAILED,
+                                                last_updated_time=ctx.now()))
+
+
+def _failing(error: str) -> Any:
+    """A node's share that fails with ``error`` (``TaskControl.fail``)."""
+    async def share(_ctx: Context, _runtime: NodeRuntime, _model_id: str) -> None:
+        raise MLError(error)
+    return share
 
 
 def _node_error(exc: EmulatorError) -> str:
@@ -245,33 +345,69 @@ async def undeploy_from_nodes(ctx: Context, node_ids: set[str]) -> None:
 async def restore_after_restart(ctx: Context) -> None:
     """A full restart empties every node's memory; the plugin then reconciles models.
 
-    2.12+ auto-redeploys models that were deployed (MLModelAutoReDeployer, a new deploy
-    task each); before that the sync-up job lets them drift to DEPLOY_FAILED.  Task
-    documents are never repaired.
+    2.12+ auto-redeploys models that were deployed (every node joined: ``auto_redeploy``);
+    before that the sync-up job lets them drift to DEPLOY_FAILED.  Task documents are
+    never repaired.
     """
     async with ctx.transaction() as repos:
         models = await repos.models.find() if await repos.models.exists() else []
-    live = [m for m in models if m.model_state.is_deploy_family and m.model_state is not ModelState.DEPLOY_FAILED]
+    live = [m for m in models if m.model_state in _REDEPLOYED]
     if not live:
         return
     if ctx.setting(s.MODEL_AUTO_REDEPLOY):
-        retry_limit = 3
-        for model in sorted(live, key=lambda m: m.last_deployed_time or 0):
-            if (model.auto_redeploy_retry_times or 0) >= retry_limit:
-                continue
-            async with ctx.transaction() as repos:
-                bumped = attrs.evolve(model, auto_redeploy_retry_times=(model.auto_redeploy_retry_times or 0) + 1)
-                await repos.models.put(bumped)
-            plan = None if model.deploy_to_all_nodes or not model.planning_worker_nodes else list(model.planning_worker_nodes)
-            if plan and not ctx.setting(s.ALLOW_CUSTOM_DEPLOYMENT_PLAN):
-                plan = None
-            try:
-                await start(ctx, bumped, plan)
-            except EmulatorError as exc:
-                log.warning("auto redeploy of %s failed: %s", model.model_id, exc.reason)
+        await auto_redeploy(ctx, [r.node_id for r in ctx.cluster.nodes], live)
         return
     async with ctx.transaction() as repos:
         for model in live:
             failed = attrs.evolve(model, model_state=ModelState.DEPLOY_FAILED,
                                   current_worker_node_count=0, last_updated_time=ctx.now())
             await repos.models.put(failed)
+
+
+#: the states MLModelAutoReDeployer.queryRunningModels looks for (remote models)
+_REDEPLOYED = (ModelState.DEPLOYING, ModelState.DEPLOYED, ModelState.PARTIALLY_DEPLOYED)
+
+
+async def auto_redeploy(ctx: Context, added: Iterable[str], models: list[Model] | None = None) -> None:
+    """``MLModelAutoReDeployer.buildAutoReloadArrangement``: nodes joined (2.12+ default).
+
+    The models DEPLOYING, DEPLOYED or PARTIALLY_DEPLOYED whose ``auto_redeploy_retry_times``
+    is below ``model_auto_redeploy.lifetime_retry_times``, oldest ``last_deployed_time``
+    first, are redeployed one at a time (the next when the previous deploy ends): to every
+    eligible node when deployed to all nodes or custom plans are not allowed, else to its
+    ``planning_worker_nodes`` when an added node is among them (otherwise skipped).  Each
+    gets ``auto_redeploy_retry_times`` + 1 and a new deploy task.
+    """
+    if not ctx.setting(s.MODEL_AUTO_REDEPLOY):
+        return
+    if models is None:
+        async with ctx.transaction() as repos:
+            models = await repos.models.find() if await repos.models.exists() else []
+    limit = int(ctx.setting(s.PREFIX + "model_auto_redeploy.lifetime_retry_times"))
+    queue = sorted((m for m in models if m.model_state in _REDEPLOYED and (m.auto_redeploy_retry_times or 0) < limit),
+                   key=lambda m: m.last_deployed_time or 0)
+    chain = _redeploy_one_by_one(ctx, queue, set(added))
+    if ctx.tasks.paces(progression.DEPLOY):
+        ctx.executor.spawn(chain, name="auto-redeploy")
+    else:
+        await chain
+
+
+async def _redeploy_one_by_one(ctx: Context, queue: list[Model], added: set[str]) -> None:
+    custom_allowed = bool(ctx.setting(s.ALLOW_CUSTOM_DEPLOYMENT_PLAN))
+    for model in queue:
+        if model.deploy_to_all_nodes or not custom_allowed:
+            plan = None
+        elif added & set(model.planning_worker_nodes):
+            plan = list(model.planning_worker_nodes)
+        else:
+            continue  # a custom plan none of the added nodes belongs to
+        async with ctx.transaction() as repos:
+            bumped = attrs.evolve(model, auto_redeploy_retry_times=(model.auto_redeploy_retry_times or 0) + 1)
+            await repos.models.put(bumped)
+        try:
+            task = await start(ctx, bumped, plan, background=True)
+        except EmulatorError as exc:
+            log.warning("auto redeploy of %s failed: %s", model.model_id, exc.reason)
+            continue
+        await ctx.tasks.finished(task.task_id)

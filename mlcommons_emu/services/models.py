@@ -7,6 +7,7 @@ from typing import Any, Mapping
 
 import attrs
 
+from mlcommons_emu.cluster import progression
 from mlcommons_emu.domain import settings as s
 from mlcommons_emu.domain.model import Model
 from mlcommons_emu.domain.model_group import ModelGroup
@@ -20,6 +21,7 @@ from mlcommons_emu.errors import (
     IOError_,
     IllegalArgumentError,
     IndexNotFoundError,
+    MLError,
     MLResourceNotFoundError,
     NullPointerError,
     ParseError,
@@ -213,45 +215,91 @@ async def _register(ctx: Context, body: Mapping[str, Any] | None, deploy: bool, 
     # Requests in flight together must overlap the same way here, whatever the store's
     # timing: wait (briefly) until every register that has started has read its group.
     await _wait_for_readers(ctx)
+    run = ctx.tasks.track(task.task_id, progression.REGISTER)
+    job = _complete_register(ctx, run, request, task, group_id, group_doc, inline, deploy)
     try:
-        async with ctx.transaction() as repos:
-            if not await repos.model_groups.exists():
-                if release >= (2, 19):
-                    raise StatusError("Model group not found", 404)
-                raise IndexNotFoundError(rows.MODEL_GROUP_INDEX)
-            current = await repos.model_groups.get_document(group_id)
-            if current is None:
-                raise _group_missing(ctx, group_id)
-            seq_no = group_doc.seq_no if group_doc is not None else current.seq_no
-            group = rows.group_from_document(current.source, group_id)
-            bumped = group.next_version(ctx.now())
-            await repos.model_groups.put(bumped, if_seq_no=seq_no)
-            model = _new_model(ctx, request, bumped, inline)
-            await repos.models.put(model)
-            done = move_task(task, TaskState.COMPLETED, ctx.now(), model_id=model.model_id)
-            await repos.tasks.put(done)
-    except EmulatorError as exc:
-        node_stats.register_failed(ctx, exc)
-        async with ctx.transaction() as repos:
-            reason = "Model group not found" if release < (2, 11) and isinstance(exc, MLResourceNotFoundError) else exc.reason
-            failed = move_task(task, TaskState.FAILED, ctx.now(), error=reason)
-            await repos.tasks.put(failed)
+        if not run.paced:
+            model = await job  # the background part done before the reply, as the tasks progress at once
+        elif release >= (2, 11):
+            model = await ctx.executor.spawn(job, name=f"register-{task.task_id}")  # replies with the model id
+        else:
+            ctx.executor.spawn(_ended_in_task(job), name=f"register-{task.task_id}")
+            return {"task_id": task.task_id, "status": "CREATED"}
+    except EmulatorError:
         if release >= (2, 11):
             raise
         return {"task_id": task.task_id, "status": "CREATED"}
+    response: dict[str, Any] = {"task_id": task.task_id, "status": "CREATED"}
+    if release >= (2, 11):
+        response["model_id"] = model.model_id
+    return response
 
+
+async def _complete_register(ctx: Context, run: progression.TaskRun, request: RegisterInput, task: Task,
+                             group_id: str, group_doc: Any, inline: Any, deploy: bool) -> Model:
+    """What ``registerMLRemoteModel`` does once the task is indexed and the group read: bump
+    the group's ``latest_version`` (conditional on that read), index the model, complete
+    the task (2.9: ``registerMLModel`` then ``indexRemoteModel``).  A failure FAILs the task
+    and is raised.  Meanwhile the coordinating node keeps the task in its memory, RUNNING
+    (``checkAndAddRunningTask``)."""
+    release = ctx.release
+    coordinator = ctx.cluster.coordinator
+    coordinator.cache.tasks[task.task_id] = attrs.evolve(task, state=TaskState.RUNNING)
+    try:
+        failure = await run.reach(progression.CREATED)
+        if failure is not None:
+            exc = MLError(failure.error)
+            if not failure.recorded:  # not already timed out by the sync-up
+                await _register_failed(ctx, task, exc, failure.error)
+            raise exc
+        try:
+            async with ctx.transaction() as repos:
+                if not await repos.model_groups.exists():
+                    if release >= (2, 19):
+                        raise StatusError("Model group not found", 404)
+                    raise IndexNotFoundError(rows.MODEL_GROUP_INDEX)
+                current = await repos.model_groups.get_document(group_id)
+                if current is None:
+                    raise _group_missing(ctx, group_id)
+                seq_no = group_doc.seq_no if group_doc is not None else current.seq_no
+                group = rows.group_from_document(current.source, group_id)
+                bumped = group.next_version(ctx.now())
+                await repos.model_groups.put(bumped, if_seq_no=seq_no)
+                model = _new_model(ctx, request, bumped, inline)
+                await repos.models.put(model)
+                done = move_task(task, TaskState.COMPLETED, ctx.now(), model_id=model.model_id)
+                await repos.tasks.put(done)
+        except EmulatorError as exc:
+            reason = "Model group not found" if release < (2, 11) and isinstance(exc, MLResourceNotFoundError) else exc.reason
+            await _register_failed(ctx, task, exc, reason)
+            raise
+    finally:
+        coordinator.cache.tasks.pop(task.task_id, None)
+        run.finish()
     node_stats.register_indexed(ctx)
     if deploy:
         from mlcommons_emu.services import deployment
 
         node_ids = list(request.node_ids) or None
         ctx.executor.spawn(deployment.deploy_quietly(ctx, model.model_id, node_ids), name="register-deploy")
-        if ctx.progression == "immediate":
+        if ctx.tasks.immediate:
             await ctx.executor.drain()
-    response: dict[str, Any] = {"task_id": task.task_id, "status": "CREATED"}
-    if release >= (2, 11):
-        response["model_id"] = model.model_id
-    return response
+    return model
+
+
+async def _register_failed(ctx: Context, task: Task, exc: EmulatorError, reason: str) -> None:
+    """``handleException``: the failure counted, the task FAILED with ``reason``."""
+    node_stats.register_failed(ctx, exc)
+    async with ctx.transaction() as repos:
+        await repos.tasks.put(move_task(task, TaskState.FAILED, ctx.now(), error=reason))
+
+
+async def _ended_in_task(job: Any) -> None:
+    """2.9-2.10 answered already: a failure is in the task document, nowhere else."""
+    try:
+        await job
+    except EmulatorError:
+        pass
 
 
 async def _check_register_access(ctx: Context, request: RegisterInput) -> None:

@@ -173,7 +173,9 @@ async def _auto_deploy(ctx: Context, model: Any) -> None:
     plan = None
     if not model.deploy_to_all_nodes and model.planning_worker_nodes and ctx.setting(s.ALLOW_CUSTOM_DEPLOYMENT_PLAN):
         plan = list(model.planning_worker_nodes)
-    await deployment.start(ctx, model, plan)
-    await ctx.executor.drain()
+    # MLPredictTaskRunner triggers the deploy and dispatches the predict without waiting for it
+    await deployment.start(ctx, model, plan, background=True)
+    if ctx.tasks.immediate:
+        await ctx.executor.drain()
     if model.model_state is ModelState.DEPLOYING:
         return

@@ -159,8 +159,26 @@ def register_failed(ctx: Context, exc: BaseException) -> None:
 
 
 # recording: deploy / undeploy -------------------------------------------------------------
+def node_accepted(ctx: Context, runtime: NodeRuntime, task: Any, targets: list[str]) -> modelcache.ModelEntry | None:
+    """A node takes on its share of a deploy (the first steps of ``MLModelManager.deployModel``):
+    the task in its task cache, RUNNING (``checkAndAddRunningTask``) and, unless it holds the
+    model already, a fresh model-cache entry DEPLOYING with the deploy's target nodes
+    (``initModelState``).  Returns that entry."""
+    model_id = task.model_id or ""
+    cache = node_cache(ctx, runtime.node_id)
+    cache.tasks[task.task_id] = task
+    if model_id in runtime.models:
+        return None
+    cache.remove(model_id)
+    entry = cache.model(model_id)
+    entry.target_worker_nodes = tuple(targets)
+    entry.deploying = True
+    return entry
+
+
 async def node_deploy(ctx: Context, runtime: NodeRuntime, task: Any, targets: list[str],
-                      deploy: Callable[[Context, NodeRuntime, str], Awaitable[None]]) -> None:
+                      deploy: Callable[[Context, NodeRuntime, str], Awaitable[None]], *,
+                      coordinating_node: str | None = None) -> None:
     """One node's share of a deploy (``TransportDeployModelOnNodeAction`` ->
     ``MLModelManager.deployModel``): the counters, the node's model cache (a fresh entry
     with the deploy's target nodes, unless the node had the model deployed already, when
@@ -168,7 +186,8 @@ async def node_deploy(ctx: Context, runtime: NodeRuntime, task: Any, targets: li
     ``rate_limiter`` and, for a model whose ``is_controller_enabled`` is true, of its
     controller's ``user_rate_limiter`` (both with N = the number of target nodes; an
     invalid user limiter is only logged), and the task in the node's task cache while the
-    node works on it."""
+    node works on it (the coordinating node keeps it until the task ends: the plugin
+    removes it only ``if (!coordinatingNodeId.equals(localNodeId))``)."""
     model_id = task.model_id or ""
     release = ctx.release
     node = node_counters(ctx, runtime.node_id)
@@ -178,15 +197,8 @@ async def node_deploy(ctx: Context, runtime: NodeRuntime, task: Any, targets: li
     if release >= (2, 11):
         node.model(model_id, "deploy", counters.ACTION_REQUEST)
     cache = node_cache(ctx, runtime.node_id)
-    already = model_id in runtime.models
-    cache.tasks[task.task_id] = task
+    entry = node_accepted(ctx, runtime, task, targets)
     try:
-        entry = None
-        if not already:
-            cache.remove(model_id)
-            entry = cache.model(model_id)
-            entry.target_worker_nodes = tuple(targets)
-            entry.deploying = True
         try:
             await deploy(ctx, runtime, model_id)
             if entry is not None:
@@ -208,7 +220,8 @@ async def node_deploy(ctx: Context, runtime: NodeRuntime, task: Any, targets: li
             await _deploy_failed(ctx, node, model_id, exc)
             raise
     finally:
-        cache.tasks.pop(task.task_id, None)
+        if runtime.node_id != coordinating_node:
+            cache.tasks.pop(task.task_id, None)
 
 
 async def _controller_buckets(ctx: Context, model_id: str, node_count: int) -> dict[str, Any] | None:
@@ -294,6 +307,7 @@ class PredictCall:
                 self.worker = runtime
                 break
         if self.worker is not None:
+            self.ctx.cluster.served[self.model_id] = self.worker.node_id
             node = node_counters(self.ctx, self.worker.node_id)
             node.add(counters.REQUEST)
             node.algorithm(self.function, "predict", counters.ACTION_REQUEST)
