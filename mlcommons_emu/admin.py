@@ -66,7 +66,7 @@ class Admin:
         """Ids (and what derives from them) from ``seed`` on, as ``Config.seed`` does at start."""
         ctx = self.emu.context
         self.emu.config = attrs.evolve(self.emu.config, seed=seed)
-        self.emu.ids = ctx.ids = emulator_ids(self.emu.clock, seed)
+        self.emu.ids = ctx.ids = emulator_ids(self.emu.clock, seed, self.emu._generation)  # noqa: SLF001
 
     # journals ----------------------------------------------------------------------------
     def journal(self, provider: str | None = None, limit: int | None = None) -> dict[str, list[dict[str, Any]]]:

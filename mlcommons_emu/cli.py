@@ -61,6 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="file holding the encryption master key (Base64 of 32 bytes, e.g. the "
                             "master_key of a cluster's .plugins-ml-config document); it replaces the "
                             f"stored key. Default: ${MASTER_KEY_ENV}, else the stored (or a new) key")
+    serve.add_argument("--fail-inflight-tasks", action="store_true",
+                       help="at start, mark register/deploy tasks left CREATED or RUNNING by a "
+                            "previous process (a crash) FAILED; default: leave them, as the plugin does")
     serve.add_argument("--log-level", default="WARNING")
 
     export = commands.add_parser("export", help="write the connector, model group, model and master-key "
@@ -245,7 +248,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     kwargs = dict(database=args.database, database_schema=args.database_schema,
                   opensearch_version=args.opensearch_version,
                   seed=args.seed, allow_network=args.allow_network,
-                  max_content_length=args.max_content_length, max_header_size=args.max_header_size)
+                  max_content_length=args.max_content_length, max_header_size=args.max_header_size,
+                  fail_inflight_tasks_on_restart=args.fail_inflight_tasks)
     try:
         kwargs["routes"] = _routes(args.route)
     except ValueError as exc:

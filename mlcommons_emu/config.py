@@ -94,6 +94,10 @@ class Config:
     #: the encryption master key (Base64 of 32 bytes) instead of the one in the store's
     #: ``.plugins-ml-config`` document, which it replaces; None: keep (or create) that one
     master_key: str | None = attrs.field(default=None, validator=_master_key, repr=False)
+    #: at start, mark register and deploy tasks still CREATED or RUNNING in the store (their
+    #: work died with the previous process) FAILED with an error saying so; off: leave them
+    #: as the plugin does after a full restart (models are reconciled either way)
+    fail_inflight_tasks_on_restart: bool = False
 
     @property
     def release(self) -> Release:

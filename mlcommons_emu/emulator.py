@@ -29,6 +29,14 @@ if TYPE_CHECKING:
 log = logging.getLogger("mlcommons_emu")
 
 MASTER_KEY_ID = "master_key"
+#: emulator bookkeeping in the config index: seeded starts on this store
+ID_GENERATION_ID = "_id_generation"
+#: the error of a task failed at start by ``Config.fail_inflight_tasks_on_restart``
+INFLIGHT_TASK_ERROR = ("mlcommons-emu restarted while this task was running: the process that ran it "
+                       "stopped (crash or kill) before the task finished, and its work was lost")
+#: the tasks whose work runs inside the emulator's process (a BATCH_PREDICTION task follows a
+#: job at the provider and is refreshed when read, so a restart does not end it)
+_INFLIGHT_TASK_TYPES = ("REGISTER_MODEL", "DEPLOY_MODEL")
 
 
 class Emulator:
@@ -62,6 +70,8 @@ class Emulator:
         self.providers: dict[str, Any] = {}
         self._http: Any = None
         self._admin_routes: Any = None
+        #: seeded starts on this store before this one (see domain.ids.emulator_ids)
+        self._generation = 0
 
     # lifecycle ------------------------------------------------------------------------
     async def start(self) -> "Emulator":
@@ -78,6 +88,9 @@ class Emulator:
         settings = ClusterSettings(self.release)
         async with store.transaction() as tx:
             settings.persistent.update(await tx.load_settings())
+            if self.config.seed is not None:
+                self._generation = await self._seeded_start(tx)
+                self.ids = emulator_ids(self.clock, self.config.seed, self._generation)
             nodes = await self._load_nodes(tx)
             self._master_key = await self._load_master_key(tx)
             cluster_uuid = await self._cluster_uuid(tx)
@@ -89,6 +102,8 @@ class Emulator:
             cluster_name=self.config.cluster_name, cluster_uuid=cluster_uuid,
             security=self.config.security,
         )
+        if self.config.fail_inflight_tasks_on_restart:
+            await self._fail_inflight_tasks(store)
         await deployment.restore_after_restart(self._context)
         return self
 
@@ -201,7 +216,7 @@ class Emulator:
         ctx.settings.transient.clear()
         await self._transport.close()
         ctx.transport = self._new_providers()
-        self.ids = ctx.ids = emulator_ids(self.clock, self.config.seed)
+        self.ids = ctx.ids = emulator_ids(self.clock, self.config.seed, self._generation)
 
     # internals --------------------------------------------------------------------------
     def _new_providers(self) -> InProcessTransport:
@@ -261,6 +276,37 @@ class Emulator:
         if key != self._master_key:
             self._master_key, self._cipher = str(key), None
         return str(key)
+
+    async def _fail_inflight_tasks(self, store: Store) -> None:
+        """Mark register and deploy tasks a previous process left CREATED or RUNNING FAILED.
+
+        The plugin never repairs task documents after a full restart; this opt-in does, so
+        callers polling a task see it end.  Models are left to restore_after_restart.
+        """
+        now = self.clock()
+        failed = []
+        async with store.transaction() as tx:
+            if not await tx.index_exists(rows.TASK_INDEX):
+                return
+            for state in ("CREATED", "RUNNING"):
+                for doc in await tx.find(rows.TASK_INDEX, state=state):
+                    if doc.source.get("task_type") not in _INFLIGHT_TASK_TYPES:
+                        continue
+                    source = {**doc.source, "state": "FAILED", "error": INFLIGHT_TASK_ERROR,
+                              "last_update_time": now}
+                    await tx.put(rows.TASK_INDEX, doc.doc_id, source, now=now, if_seq_no=doc.seq_no,
+                                 lookups={"model_id": source.get("model_id"), "state": "FAILED"})
+                    failed.append(doc.doc_id)
+        if failed:
+            log.warning("marked %d task(s) left CREATED/RUNNING by the previous process FAILED: %s",
+                        len(failed), ", ".join(sorted(failed)))
+
+    async def _seeded_start(self, tx: Any) -> int:
+        """How many seeded starts this store has seen, counting this one for the next."""
+        doc = await tx.get(rows.CONFIG_INDEX, ID_GENERATION_ID)
+        generation = int(doc.source.get("starts", 0)) if doc is not None else 0
+        await tx.put(rows.CONFIG_INDEX, ID_GENERATION_ID, {"starts": generation + 1}, now=self.clock())
+        return generation
 
     async def _cluster_uuid(self, tx: Any) -> str:
         doc = await tx.get(rows.CONFIG_INDEX, "_cluster_uuid")

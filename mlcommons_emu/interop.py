@@ -35,7 +35,7 @@ log = logging.getLogger("mlcommons_emu.interop")
 INDICES = (rows.CONFIG_INDEX, rows.MODEL_GROUP_INDEX, rows.CONNECTOR_INDEX, rows.MODEL_INDEX)
 MASTER_KEY_ID = "master_key"
 #: emulator bookkeeping kept in the config index; no cluster has it
-_INTERNAL_IDS = frozenset({"_cluster_uuid"})
+_INTERNAL_IDS = frozenset({"_cluster_uuid", "_id_generation"})
 
 Dump = dict[str, list[dict[str, Any]]]
 

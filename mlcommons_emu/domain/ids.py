@@ -74,8 +74,17 @@ class _LogicalClock:
         return self._now
 
 
-def emulator_ids(clock: Callable[[], int], seed: int | None) -> IdGenerator:
+def emulator_ids(clock: Callable[[], int], seed: int | None, generation: int = 0) -> IdGenerator:
     """The id generator of an emulator: on the wall clock, or, with a seed, on a logical
     clock, so the same calls give the same ids on every run (document times still follow
-    the wall clock)."""
-    return IdGenerator(clock if seed is None else _LogicalClock(LOGICAL_EPOCH_MILLIS), seed=seed)
+    the wall clock).
+
+    ``generation`` counts the seeded starts on one store: each start's logical clock begins
+    2**24 ms later than the last one's, so a seeded emulator restarted on a store it wrote
+    before never reissues an id held there (sequence and time advance together, so two
+    streams with the same seed meet only if their starts differ by a multiple of 2**24
+    ids).  A fresh store is generation 0: the same ids on every run.
+    """
+    if seed is None:
+        return IdGenerator(clock)
+    return IdGenerator(_LogicalClock(LOGICAL_EPOCH_MILLIS + generation * (1 << 24)), seed=seed)

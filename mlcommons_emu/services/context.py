@@ -40,7 +40,7 @@ class Context:
     cluster_name: str = "mlcommons-emu"
     cluster_uuid: str = ""
     #: registers between their start and their read of the group (see services.models)
-    registers_reading: int = 0
+    registers_reading: dict = attrs.field(factory=dict)
     #: the emulated security plugin; None: not installed (no user, access control inactive)
     security: Any = None
     #: the register and deploy tasks' pace, holds and stepping (``emu.tasks``)

@@ -125,18 +125,36 @@ def _rate_limiter(value: Any, release: Any) -> dict[str, Any]:
 
 
 class _GroupReader:
-    """Counts a register as in flight from its first step until it has read its group, so
-    registers that arrive together all read before any of them bumps the version."""
+    """Counts a register as in flight, per target group, from its first step until it has
+    read that group, so registers into one group that arrive together all read before any
+    of them bumps the version (registers into other groups do not wait for them)."""
 
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
-        self.reading = True
-        ctx.registers_reading += 1
+        self.key: tuple[str, str] | None = None
+
+    def start(self, request: "RegisterInput") -> None:
+        """The group the register targets: its id, or the name a new group would take."""
+        self.key = ("id", request.model_group_id) if request.model_group_id else ("name", request.name)
+        readers = self.ctx.registers_reading
+        readers[self.key] = readers.get(self.key, 0) + 1
 
     def done(self) -> None:
-        if self.reading:
-            self.reading = False
-            self.ctx.registers_reading -= 1
+        if self.key is not None:
+            readers = self.ctx.registers_reading
+            readers[self.key] -= 1
+            if not readers[self.key]:
+                del readers[self.key]
+            self.key = None
+
+    async def wait_for_others(self, key: tuple[str, str] | None, limit: float = 0.25) -> None:
+        """Until every register into the same group that has started has read it (bounded)."""
+        if key is None:
+            return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + limit
+        while self.ctx.registers_reading.get(key, 0) > 0 and loop.time() < deadline:
+            await asyncio.sleep(0.001)
 
 
 async def register(ctx: Context, body: Mapping[str, Any] | None, *, deploy: bool = False) -> dict[str, Any]:
@@ -152,6 +170,7 @@ async def _register(ctx: Context, body: Mapping[str, Any] | None, deploy: bool, 
     if body is None:
         raise ParseError("request body is required")
     request = parse_register(ctx, body)
+    reader.start(request)  # no await since the call began: concurrent registers overlap here
     release = ctx.release
     await _check_register_access(ctx, request)
     inline = None
@@ -208,13 +227,15 @@ async def _register(ctx: Context, body: Mapping[str, Any] | None, deploy: bool, 
             group_doc = (await repos.model_groups.get_document(group_id)
                          if await repos.model_groups.exists() else None)
     finally:
+        key = reader.key
         reader.done()
     node_stats.registered(ctx)  # registerMLRemoteModel counts the request on this node
     # In the plugin the group is read, then bumped after several asynchronous steps, so
     # registers that arrive together all read the same version and all but one lose.
     # Requests in flight together must overlap the same way here, whatever the store's
-    # timing: wait (briefly) until every register that has started has read its group.
-    await _wait_for_readers(ctx)
+    # timing: wait (briefly) until every register into this group that has started has
+    # read it.
+    await reader.wait_for_others(key)
     run = ctx.tasks.track(task.task_id, progression.REGISTER)
     job = _complete_register(ctx, run, request, task, group_id, group_doc, inline, deploy)
     try:
@@ -321,13 +342,6 @@ async def _check_register_access(ctx: Context, request: RegisterInput) -> None:
                     "different name.")
         elif not await model_groups.check_access(ctx, repos, group_id):
             raise IllegalArgumentError("You don't have permissions to perform this operation on this model.")
-
-
-async def _wait_for_readers(ctx: Context, limit: float = 0.25) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + limit
-    while ctx.registers_reading > 0 and loop.time() < deadline:
-        await asyncio.sleep(0.001)
 
 
 def _group_missing(ctx: Context, group_id: str) -> EmulatorError:

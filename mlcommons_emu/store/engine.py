@@ -100,6 +100,7 @@ class Store:
         self.engine: AsyncEngine = engine
         if self.is_sqlite:
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine.sync_engine, "begin", _sqlite_begin)
         self._lock = asyncio.Lock() if self.is_sqlite else None
 
     async def create_schema(self) -> None:
@@ -136,6 +137,17 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.close()
+    # The sqlite3 module's own transaction handling emits BEGIN only before an
+    # INSERT/UPDATE/DELETE: a SAVEPOINT issued before that (Transaction.ensure_index)
+    # opened SQLite's transaction itself and its RELEASE committed everything so far, so
+    # the rest of the block ran, and could be lost, as a second transaction.  The driver
+    # is put in autocommit mode and every SQLAlchemy transaction opens with an explicit
+    # BEGIN (_sqlite_begin) instead, so a block commits or rolls back as one.
+    dbapi_connection.isolation_level = None
+
+
+def _sqlite_begin(conn: Any) -> None:
+    conn.exec_driver_sql("BEGIN")
 
 
 def _sequence_name(index: str) -> str:
@@ -192,6 +204,26 @@ class Transaction:
         )).first()
         return _row_to_doc(row) if row else None
 
+    async def _get_for_write(self, index: str, doc_id: str) -> StoredDocument | None:
+        """The current document, its row locked until the transaction ends (PostgreSQL).
+
+        An index or delete without ``if_seq_no`` overwrites whatever is current, as in
+        OpenSearch.  Under READ COMMITTED a transaction committing between the read and the
+        write would otherwise leave the write's ``WHERE seq_no = ...`` matching nothing, a
+        version conflict no OpenSearch index request raises (concurrent deploys or predicts
+        of one model answered 409).  SQLite transactions are serialised, so a plain read
+        does there; the row lock is the one the UPDATE/DELETE takes anyway, only earlier.
+        """
+        if self.conn.dialect.name != "postgresql":
+            return await self.get(index, doc_id)
+        if not _storable(doc_id):
+            return None
+        d = tables.documents
+        row = (await self.conn.execute(
+            select(d).where(and_(d.c.index_name == index, d.c.doc_id == doc_id)).with_for_update()
+        )).first()
+        return _row_to_doc(row) if row else None
+
     async def find(self, index: str, limit: int | None = None, **lookups: Any) -> list[StoredDocument]:
         d = tables.documents
         query = select(d).where(d.c.index_name == index)
@@ -235,7 +267,8 @@ class Transaction:
         await self.ensure_index(index, now)
         d = tables.documents
         values = {c: _lookup_value((lookups or {}).get(c)) for c in LOOKUP_COLUMNS}
-        current = await self.get(index, doc_id)
+        # with if_seq_no the conditional UPDATE below is the check; without it, overwrite
+        current = await (self.get if if_seq_no is not None else self._get_for_write)(index, doc_id)
         if current is not None and create_only:
             raise VersionConflictError(
                 f"[{doc_id}]: version conflict, document already exists (current version [{current.version}])")
@@ -269,7 +302,7 @@ class Transaction:
         answers version 1 with result ``not_found``.
         """
         await self.ensure_index(index, now)
-        current = await self.get(index, doc_id)
+        current = await self._get_for_write(index, doc_id)
         seq_no = await self._next_seq_no(index)
         if current is None:
             return False, 1, seq_no

@@ -170,3 +170,20 @@ async def test_in_process_admin_matches_the_rest_namespace(database_url, version
         state = await emu.admin.snapshot()
         assert state["format"] == "mlcommons-emu-snapshot"
         assert await emu.admin.restore(state) == len(state["documents"])
+
+
+async def test_seeded_ids_repeat_on_fresh_stores_and_never_collide_on_reused_ones(sqlite_file_url):
+    async def first_ids(database: str, run: int) -> list[str]:
+        async with Emulator(database=database, seed=9) as emu:
+            out = []
+            for name in ("a", "b"):
+                r = await emu.request("POST", f"{ML}/model_groups/_register", {"name": f"{name}-{run}"})
+                assert r.status == 200, r.body
+                out.append(r.body["model_group_id"])
+            return out
+
+    fresh = [await first_ids("sqlite+aiosqlite://", run) for run in range(2)]
+    assert fresh[0] == fresh[1]  # a fresh store: the same ids on every run
+    reused = [await first_ids(sqlite_file_url, run) for run in range(2)]
+    assert reused[0] == fresh[0]
+    assert not set(reused[0]) & set(reused[1])  # a restart on the same store: new ids, no clash
