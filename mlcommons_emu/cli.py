@@ -64,6 +64,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--fail-inflight-tasks", action="store_true",
                        help="at start, mark register/deploy tasks left CREATED or RUNNING by a "
                             "previous process (a crash) FAILED; default: leave them, as the plugin does")
+    serve.add_argument("--progression", choices=("immediate", "latency", "manual"), default="immediate",
+                       help="how register and deploy tasks progress: done before the reply (default), "
+                            "after --task-latency-ms, or when stepped through /_emu/tasks")
+    serve.add_argument("--task-latency-ms", type=int, default=None, metavar="MS",
+                       help="the 'latency' progression's task duration (default 200)")
+    serve.add_argument("--shared", action="store_true",
+                       help="one cluster with every other process started with --shared on the same "
+                            "PostgreSQL database (see docs/scale-out.md)")
     serve.add_argument("--log-level", default="WARNING")
 
     export = commands.add_parser("export", help="write the connector, model group, model and master-key "
@@ -249,7 +257,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                   opensearch_version=args.opensearch_version,
                   seed=args.seed, allow_network=args.allow_network,
                   max_content_length=args.max_content_length, max_header_size=args.max_header_size,
-                  fail_inflight_tasks_on_restart=args.fail_inflight_tasks)
+                  fail_inflight_tasks_on_restart=args.fail_inflight_tasks,
+                  progression=args.progression, shared=args.shared)
+    if args.task_latency_ms is not None:
+        kwargs["task_latency_ms"] = args.task_latency_ms
     try:
         kwargs["routes"] = _routes(args.route)
     except ValueError as exc:

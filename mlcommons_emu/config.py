@@ -98,6 +98,19 @@ class Config:
     #: work died with the previous process) FAILED with an error saying so; off: leave them
     #: as the plugin does after a full restart (models are reconciled either way)
     fail_inflight_tasks_on_restart: bool = False
+    #: one cluster with every other emulator process started with ``shared`` on the same
+    #: PostgreSQL database (mlcommons_emu.services.shared, docs/scale-out.md)
+    shared: bool = False
+
+    def __attrs_post_init__(self) -> None:
+        if self.shared:
+            from sqlalchemy.engine import make_url
+
+            if make_url(self.database).get_backend_name() != "postgresql":
+                raise ValueError("shared needs a PostgreSQL database: processes share state through it")
+            if self.fail_inflight_tasks_on_restart:
+                raise ValueError("fail_inflight_tasks_on_restart cannot be used with shared: a task in "
+                                 "flight may belong to another running process")
 
     @property
     def release(self) -> Release:

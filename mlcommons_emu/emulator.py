@@ -99,12 +99,15 @@ class Emulator:
             clock=self.clock, ids=self.ids, transport=transport, executor=Executor(),
             cipher_factory=self._get_cipher, progression=self.config.progression,
             task_latency_ms=self.config.task_latency_ms,
+            shared=self.config.shared,
             cluster_name=self.config.cluster_name, cluster_uuid=cluster_uuid,
             security=self.config.security,
         )
         if self.config.fail_inflight_tasks_on_restart:
             await self._fail_inflight_tasks(store)
-        await deployment.restore_after_restart(self._context)
+        if not self.config.shared:
+            # shared: the model documents say what is deployed; each process loads on use
+            await deployment.restore_after_restart(self._context)
         return self
 
     async def stop(self) -> None:
@@ -148,6 +151,10 @@ class Emulator:
         refused = limits.refusal(request, self.http_limits)
         if refused is not None:
             return refused
+        if self.config.shared:
+            from mlcommons_emu.services import shared
+
+            await shared.refresh_settings(self.context)
         if request.path == "/_emu" or request.path.startswith("/_emu/"):
             if self._admin_routes is None:
                 from mlcommons_emu.api.admin_routes import admin_routes

@@ -43,6 +43,8 @@ class Context:
     registers_reading: dict = attrs.field(factory=dict)
     #: the emulated security plugin; None: not installed (no user, access control inactive)
     security: Any = None
+    #: one of several processes sharing the store as one cluster (services.shared)
+    shared: bool = False
     #: the register and deploy tasks' pace, holds and stepping (``emu.tasks``)
     tasks: TaskControl = attrs.field(init=False)
 

@@ -293,6 +293,10 @@ async def undeploy(ctx: Context, model_ids: list[str] | None, node_ids: list[str
         for model_id in model_ids:
             model = await _load_model(ctx, model_id)
             await model_groups.require_model_access(ctx, model.model_group_id, "undeploy", model_id)
+    if ctx.shared and not every_model:
+        from mlcommons_emu.services import shared
+
+        await shared.align_models(ctx, model_ids)
     targets = [r for r in ctx.cluster.nodes if r.node.up and (not node_ids or r.node_id in node_ids)]
     response: dict[str, Any] = {}
     held_somewhere: set[str] = set()

@@ -57,7 +57,7 @@ async def predict_stream(ctx: Context, model_id: str, body: Mapping[str, Any] | 
 async def predict(ctx: Context, model_id: str, body: Mapping[str, Any] | None,
                   *, algorithm: str | None = None) -> dict[str, Any]:
     release = ctx.release
-    serving = ctx.cluster.serving(model_id)
+    serving = [] if ctx.shared else ctx.cluster.serving(model_id)
     if serving and serving[0].models[model_id].model is not None:
         # a node holding the model answers from its in-memory copy, as the plugin's model
         # cache does; no index read on the hot path
@@ -67,7 +67,14 @@ async def predict(ctx: Context, model_id: str, body: Mapping[str, Any] | None,
             exists = await repos.models.exists()
             model = await repos.models.get(model_id) if exists else None
         if model is None:
+            if ctx.shared:
+                for runtime in ctx.cluster.nodes:
+                    runtime.models.pop(model_id, None)
             raise _predict_not_found(ctx, model_id, index_missing=not exists)
+        if ctx.shared:
+            from mlcommons_emu.services import shared
+
+            await shared.align_model(ctx, model)
     await model_groups.require_model_access(ctx, model.model_group_id, "predict", model_id)
     if body is None:
         # RestMLPredictionAction sends failures for a model not cached on the node

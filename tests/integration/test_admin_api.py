@@ -187,3 +187,64 @@ async def test_seeded_ids_repeat_on_fresh_stores_and_never_collide_on_reused_one
     reused = [await first_ids(sqlite_file_url, run) for run in range(2)]
     assert reused[0] == fresh[0]
     assert not set(reused[0]) & set(reused[1])  # a restart on the same store: new ids, no clash
+
+
+async def test_nodes_and_sync_up_over_rest(database_url):
+    async with Emulator(database=database_url, **store_options(database_url),
+                        nodes="manager:cluster_manager+data,ml1:ml,ml2:ml") as emu:
+        r = await emu.request("GET", "/_emu/nodes")
+        assert [n["name"] for n in r.body["nodes"]] == ["manager", "ml1", "ml2"]
+        r = await emu.request("POST", "/_emu/nodes", {"name": "ml3", "roles": ["ml"]})
+        assert r.status == 200 and len(r.body["node_id"]) == 22
+        ids = await world_on_ml_nodes(emu)
+        served = {n["name"] for n in (await emu.request("GET", "/_emu/nodes")).body["nodes"]
+                  if ids["model_id"] in n["models"]}
+        # remote models go to the data and ml nodes (eligible_node_role.remote_model)
+        assert served == {"manager", "ml1", "ml2", "ml3"}
+        assert (await emu.request("POST", "/_emu/nodes/ml2/_stop")).status == 200
+        nodes = {n["name"]: n for n in (await emu.request("GET", "/_emu/nodes")).body["nodes"]}
+        assert nodes["ml2"]["up"] is False and nodes["ml2"]["models"] == []
+        model = (await emu.request("GET", f"{ML}/models/{ids['model_id']}")).body
+        assert model["current_worker_node_count"] == 3  # the sync-up ran when the node left
+        assert (await emu.request("POST", "/_emu/nodes/ml2/_start")).status == 200
+        assert (await emu.request("POST", "/_emu/_sync_up")).status == 200
+        assert (await emu.request("DELETE", "/_emu/nodes/ml3")).status == 200
+        r = await emu.request("POST", "/_emu/nodes/nope/_stop")
+        assert (r.status, r.body["error"]["type"]) == (404, "status_exception")
+        r = await emu.request("POST", "/_emu/nodes", {"name": "ml1"})
+        assert r.status == 400  # already in the cluster
+
+
+async def world_on_ml_nodes(emu: Any) -> dict[str, str]:
+    connector_id = (await emu.request("POST", f"{ML}/connectors/_create", body("openai_chat_connector"))).body["connector_id"]
+    r = await emu.request("POST", f"{ML}/models/_register?deploy=true",
+                          {"name": "m", "function_name": "remote", "connector_id": connector_id})
+    assert r.status == 200, r.body
+    return {"model_id": r.body["model_id"]}
+
+
+async def test_held_tasks_over_rest(database_url):
+    async with Emulator(database=database_url, **store_options(database_url), progression="manual") as emu:
+        await emu.request("PUT", "/_cluster/settings", {"persistent": {"plugins.ml_commons.only_run_on_ml_node": False}})
+        connector_id = (await emu.request("POST", f"{ML}/connectors/_create", body("openai_chat_connector"))).body["connector_id"]
+        r = await emu.request("POST", "/_emu/tasks/_unhold", {"kind": "register"})
+        assert r.body["holds"]["register"] == [] and r.body["holds"]["deploy"] == ["RUNNING"]
+        model_id = (await emu.request("POST", f"{ML}/models/_register", {
+            "name": "m", "function_name": "remote", "connector_id": connector_id})).body["model_id"]
+        r = await emu.request("POST", f"{ML}/models/{model_id}/_deploy")
+        task_id = r.body["task_id"]
+        pending = (await emu.request("GET", "/_emu/tasks")).body["pending"]
+        assert [(p["task_id"], p["kind"], p["state"]) for p in pending] == [(task_id, "deploy", "RUNNING")]
+        assert (await emu.request("GET", f"{ML}/models/{model_id}")).body["model_state"] == "DEPLOYING"
+        r = await emu.request("POST", f"/_emu/tasks/{task_id}/_fail", {"error": "node on fire"})
+        assert r.status == 200, r.body
+        task = (await emu.request("GET", f"{ML}/tasks/{task_id}")).body
+        assert task["state"] == "FAILED" and "node on fire" in task["error"]
+        r = await emu.request("POST", f"{ML}/models/{model_id}/_deploy")
+        r = await emu.request("POST", "/_emu/tasks/_release")
+        assert len(r.body["released"]) == 1
+        assert (await emu.request("GET", f"{ML}/models/{model_id}")).body["model_state"] == "DEPLOYED"
+        r = await emu.request("POST", "/_emu/tasks/AAAAAAAAAAAAAAAAAAAA/_release")
+        assert r.status == 404
+        r = await emu.request("POST", "/_emu/tasks/_hold", {"kind": "register", "at": "RUNNING"})
+        assert r.status == 400
