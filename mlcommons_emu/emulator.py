@@ -210,15 +210,21 @@ class Emulator:
 
         Connectors, model groups, models and tasks are gone, every setting is back to its
         default, nothing is deployed, and the fake providers start over (empty journals, no
-        scripted faults).  Node ids, the master key and the cluster uuid stay, as they would
-        on a cluster whose ML indices were deleted.
+        scripted faults).  The cluster is the configured one again, every node up (nodes
+        added at run time are gone) and no task held.  Node ids, the master key and the
+        cluster uuid stay, as they would on a cluster whose ML indices were deleted.
         """
+        from mlcommons_emu.cluster.progression import TaskControl
+
         ctx = self.context
         await ctx.executor.close()
         ctx.cluster.drop_all()
         assert self._store is not None
         async with self._store.transaction() as tx:
             await tx.wipe(keep=(rows.CONFIG_INDEX,))
+            nodes = await self._load_nodes(tx)
+        ctx.cluster = Cluster(nodes)
+        ctx.tasks = TaskControl(ctx.progression, ctx.task_latency_ms)
         ctx.settings.persistent.clear()
         ctx.settings.transient.clear()
         await self._transport.close()

@@ -1,6 +1,7 @@
 """A stateful conformance machine for the remote-model life cycle, against any ML Commons.
 
-It registers connectors and models, deploys, predicts, undeploys and deletes in orders that
+It registers connectors and models, deploys, predicts, undeploys and deletes, switches
+``only_run_on_ml_node`` and, against an emulator, adds, stops and restarts nodes, in orders that
 hypothesis chooses, and after every step checks what ML Commons guarantees: each model's
 state is the one the steps imply, tasks complete, predict works exactly when a model is
 deployed (or auto-deploys, from 2.13), deployed models cannot be deleted, and no connector
@@ -28,12 +29,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from hypothesis import strategies as st
-from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, invariant, rule
+from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, invariant, precondition, rule
 
 from mlcommons_emu.testing import strategies as mls
 
 ML = "/_plugins/_ml"
 ENV_URL = "MLCOMMONS_CONFORMANCE_URL"
+#: the states in which a model answers predict from memory
+SERVING = ("DEPLOYED", "PARTIALLY_DEPLOYED")
 
 
 class TargetUnreachable(RuntimeError):
@@ -132,6 +135,9 @@ class LifecycleMachine(RuleBasedStateMachine):
         self.expected: dict[str, str] = {}
         self.registered = 0
         self.only_ml: dict[str, bool] = {}
+        #: node faults need the emulator's /_emu namespace (a real cluster has none)
+        self.steerable = self.call("GET", "/_emu/config")[0] == 200
+        self.workers: dict[str, bool] = {}  # added node name -> running
 
     def teardown(self) -> None:
         cleanup = getattr(self.target, "cleanup", None)
@@ -192,7 +198,7 @@ class LifecycleMachine(RuleBasedStateMachine):
             return
         status, answer = self.call("POST", f"{ML}/models/{model_id}/_undeploy")
         assert status == 200, answer
-        if self.expected[model_id] == "DEPLOYED":
+        if self.expected[model_id] in SERVING:
             assert any(node.get("stats", {}).get(model_id) == "undeployed" for node in answer.values()), answer
         # the plugin marks the model UNDEPLOYED even when no node held it
         self.expected[model_id] = "UNDEPLOYED"
@@ -202,14 +208,15 @@ class LifecycleMachine(RuleBasedStateMachine):
         if model_id not in self.expected:
             return
         status, answer = self.call("POST", f"{ML}/models/{model_id}/_predict", payload)
-        deployed = self.expected[model_id] == "DEPLOYED"
+        deployed = self.expected[model_id] in SERVING
         if deployed or self.release >= (2, 13):
             # a real provider with a dummy key answers 401; the emulator's fake answers 200
             assert status in (200, 401), answer
             if status == 200:
                 # 2.9 leaves status_code out of the result
                 assert answer["inference_results"][0].get("status_code", 200) == 200, answer
-            self.expected[model_id] = "DEPLOYED"
+            if not deployed:
+                self.expected[model_id] = "DEPLOYED"  # auto-deployed
         else:
             # before auto-deploy (2.13) predict on an undeployed model is refused
             assert 400 <= status < 600 and "error" in answer, answer
@@ -219,7 +226,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         if model_id not in self.expected:
             return
         status, answer = self.call("DELETE", f"{ML}/models/{model_id}")
-        if self.expected[model_id] == "DEPLOYED":
+        if self.expected[model_id] in SERVING:
             assert status in (400, 500), answer
             assert "undeploy model first" in answer["error"]["reason"], answer
             self.call("POST", f"{ML}/models/{model_id}/_undeploy")
@@ -245,6 +252,45 @@ class LifecycleMachine(RuleBasedStateMachine):
                     assert model["model_state"] in ("DEPLOYED", "PARTIALLY_DEPLOYED", "UNDEPLOYED"), model
                     self.expected[model_id] = model["model_state"]
 
+    # node faults (an emulator target only) ------------------------------------------------
+    @precondition(lambda self: self.steerable and len(self.workers) < 3)
+    @rule()
+    def add_worker(self) -> None:
+        name = f"worker-{len(self.workers) + 1}"
+        status, answer = self.call("POST", "/_emu/nodes", {"name": name, "roles": ["data", "ml"]})
+        assert status == 200, answer
+        self.workers[name] = True
+        self._nodes_changed()
+
+    @precondition(lambda self: self.steerable and any(self.workers.values()))
+    @rule(data=st.data())
+    def stop_worker(self, data: st.DataObject) -> None:
+        name = data.draw(st.sampled_from(sorted(n for n, up in self.workers.items() if up)))
+        status, answer = self.call("POST", f"/_emu/nodes/{name}/_stop")
+        assert status == 200, answer
+        self.workers[name] = False
+        self._nodes_changed()
+
+    @precondition(lambda self: self.steerable and not all(self.workers.values()))
+    @rule(data=st.data())
+    def start_worker(self, data: st.DataObject) -> None:
+        name = data.draw(st.sampled_from(sorted(n for n, up in self.workers.items() if not up)))
+        status, answer = self.call("POST", f"/_emu/nodes/{name}/_start")
+        assert status == 200, answer
+        self.workers[name] = True
+        self._nodes_changed()
+
+    def _nodes_changed(self) -> None:
+        """A node left or joined: a model that was serving still is (the first node, which
+        has every role, keeps it), fully or partially (a plan that grew with no redeploy, as
+        in 2.9-2.11); the others are untouched by the sync-up."""
+        for model_id, state in list(self.expected.items()):
+            if state not in SERVING:
+                continue
+            _, model = self.call("GET", f"{ML}/models/{model_id}")
+            assert model["model_state"] in SERVING, (model_id, model)
+            self.expected[model_id] = model["model_state"]
+
     def _only_ml(self) -> bool:
         """The effective value: transient over persistent over the default (true)."""
         for scope in ("transient", "persistent"):
@@ -259,5 +305,5 @@ class LifecycleMachine(RuleBasedStateMachine):
             status, model = self.call("GET", f"{ML}/models/{model_id}")
             assert status == 200, model
             assert model["model_state"] == state, (model_id, model["model_state"], state)
-            if state == "DEPLOYED":
+            if state in SERVING:
                 assert model["current_worker_node_count"] >= 1, model
