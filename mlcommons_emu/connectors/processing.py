@@ -1,8 +1,8 @@
 """Built-in pre- and post-process functions of connectors, and document splitting.
 
 Mirrors MLPreProcessFunction / MLPostProcessFunction and their function classes under
-``org.opensearch.ml.common.connector.functions``.  Any other value is Painless source: it is
-not run yet, and answers the script error shape where the plugin would run it.
+``org.opensearch.ml.common.connector.functions``.  Any other value is Painless source, run by
+:mod:`mlcommons_emu.painless` where the plugin runs it (semantics 2.4, 2.5 step 3, 2.7).
 """
 from __future__ import annotations
 
@@ -12,9 +12,8 @@ from typing import Any, Callable, Mapping
 
 from mlcommons_emu.connectors import templating
 from mlcommons_emu.domain.release import Release
-from mlcommons_emu.errors import IllegalArgumentError, MLError, ScriptError
+from mlcommons_emu.errors import IllegalArgumentError, MLError
 
-SCRIPTS_UNSUPPORTED = "Painless scripts are not supported by mlcommons-emu yet"
 
 # ---------------------------------------------------------------------------------------------
 # pre-process
@@ -149,8 +148,11 @@ def builtin_pre_process(name: str | None, release: Release) -> PreFunction | Non
 
 
 def pre_process(name: str | None, docs: list[Any], release: Release, *,
-                query_text: str | None = None) -> dict[str, str]:
-    """The parameters a pre-process function adds to P for one call (semantics 2.1, 2.2)."""
+                query_text: str | None = None,
+                params: Mapping[str, str | None] | None = None) -> dict[str, str]:
+    """The parameters a pre-process function adds to P for one call (semantics 2.1, 2.2, 2.4).
+
+    ``params`` is P as far as it is known (for the script's convert flag)."""
     if not name:
         if query_text is not None:
             raise IllegalArgumentError("pre_process_function not defined in connector")
@@ -158,8 +160,119 @@ def pre_process(name: str | None, docs: list[Any], release: Release, *,
         return _openai_embedding(docs, None)
     function = builtin_pre_process(name, release)
     if function is None:
-        raise script_error(name)
+        return _script_pre_process(name, _typed_script_params(docs, query_text, params or {}, release), release)
     return function(docs, query_text)
+
+
+# ---------------------------------------------------------------------------------------------
+# Painless scripts (semantics 2.4, 2.7)
+# ---------------------------------------------------------------------------------------------
+
+
+def _gson_escape(text: str) -> str:
+    """gson.toJson(doc) without its quotes: JSON escaping with Gson's HTML-safe escapes."""
+    out = json.dumps(text, ensure_ascii=False)[1:-1]
+    for ch, esc in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("=", "\\u003d"),
+                    ("'", "\\u0027"), ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
+        out = out.replace(ch, esc)
+    return out
+
+
+def _typed_script_params(docs: list[Any], query_text: str | None, params: Mapping[str, str | None],
+                         release: Release) -> dict[str, Any]:
+    """The ``params`` a pre-process script sees for a typed input (2.4).
+
+    2.9 handed over only ``text_docs``, unescaped; later releases pre-escape every document
+    (and the query) so that scripts can concatenate them into JSON text."""
+    if release < (2, 10):
+        return {"text_docs": list(docs)}
+    escaped = [None if d is None else _gson_escape(str(d)) for d in docs]
+    if query_text is not None:
+        out: dict[str, Any] = {"algorithm": "TEXT_SIMILARITY", "query_text": _gson_escape(query_text),
+                               "text_docs": escaped}
+    else:
+        out = {"algorithm": "TEXT_EMBEDDING", "text_docs": escaped, "return_bytes": False,
+               "return_number": True}
+    if params.get("pre_process_function.convert_input_to_json_string") == "true":
+        out = {k: v if isinstance(v, str) else _gson_json(v) for k, v in out.items()}
+    return out
+
+
+def remote_input_script_params(params: Mapping[str, str | None]) -> dict[str, Any]:
+    """``parameters`` input with ``process_remote_inference_input``: the predict parameters,
+    JSON-looking ones parsed when ``convert_remote_inference_param_to_object`` is "true"."""
+    out: dict[str, Any] = dict(params)
+    if params.get("pre_process_function.convert_remote_inference_param_to_object") == "true":
+        for key, value in params.items():
+            if isinstance(value, str) and templating.looks_like_json(value):
+                try:
+                    out[key] = json.loads(value)
+                except ValueError:
+                    pass
+    return out
+
+
+def _gson_json(value: Any) -> str:
+    """gson.toJson of a value Gson parsed from JSON (every number a Double)."""
+    from mlcommons_emu.connectors.javajson import _java_double_to_string
+
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return _java_double_to_string(float(value))
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, list):
+        return "[" + ",".join(_gson_json(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{json.dumps(str(k), ensure_ascii=False)}:{_gson_json(v)}"
+                              for k, v in value.items()) + "}"
+    return json.dumps(str(value), ensure_ascii=False)
+
+
+def run_script(source: str, params: Mapping[str, Any], release: Release) -> Any:
+    """Compile and run a connector script; failures become the ``script_exception``."""
+    from mlcommons_emu import painless
+
+    try:
+        script = painless.compile_script(source, escape_helper=release >= (2, 12))
+    except painless.PainlessError as exc:
+        raise exc.to_script_error(source) from None
+    try:
+        result = script.execute(dict(params))
+    except painless.PainlessError as exc:
+        raise script.script_error(exc) from None
+    if result is not None and not isinstance(result, str):
+        # TemplateScript.execute returns a String: the def return value is cast
+        from mlcommons_emu.painless.values import java_class
+
+        error = painless.PainlessError(f"Cannot cast {java_class(result)} to java.lang.String", 0,
+                                       java_type="class_cast_exception")
+        raise script.script_error(error) from None
+    return result
+
+
+def _script_pre_process(source: str, script_params: Mapping[str, Any], release: Release) -> dict[str, str]:
+    """Run a pre-process script; its ``{"parameters": {...}}`` output becomes P entries."""
+    result = run_script(source, script_params, release)
+    if result is None:
+        raise IllegalArgumentError("Preprocess function output is null")
+    try:
+        document = json.loads(result)
+    except ValueError as exc:
+        raise IllegalArgumentError(f"Invalid JSON format: {result}") from exc
+    parameters = document.get("parameters") if isinstance(document, dict) else None
+    out: dict[str, str] = {}
+    for key, value in (parameters or {}).items() if isinstance(parameters, dict) else ():
+        out[key] = _escaped(value) if isinstance(value, str) else _gson_json(value)
+    return out
+
+
+def script_pre_process_parameters(source: str, params: Mapping[str, str | None], release: Release) -> dict[str, str]:
+    """``parameters`` input with ``process_remote_inference_input = "true"`` (2.4)."""
+    return _script_pre_process(source, remote_input_script_params(params), release)
 
 
 def split_documents(docs: list[Any], connector_params: Mapping[str, str], pre_name: str | None,
@@ -179,15 +292,12 @@ def split_documents(docs: list[Any], connector_params: Mapping[str, str], pre_na
         return [list(docs[i:i + size]) for i in range(0, len(docs), size)] or [[]]
     if not pre_name:
         return [list(docs)]
-    if pre_name == "connector.pre_process.bedrock.embedding" or builtin_pre_process(pre_name, release) is None:
+    if pre_name == "connector.pre_process.bedrock.embedding":
         return [[doc] for doc in docs] or [[]]
+    if builtin_pre_process(pre_name, release) is None:
+        # a Painless script: one call per document (2.9 sent all documents in one call)
+        return [list(docs)] if release < (2, 10) else [[doc] for doc in docs] or [[]]
     return [list(docs)]
-
-
-def script_error(source: str) -> ScriptError:
-    """Where the plugin would compile and run a Painless script."""
-    return ScriptError("compile error", script=source, script_stack=[source[:25] + " ..."],
-                       cause=IllegalArgumentError(SCRIPTS_UNSUPPORTED))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -416,12 +526,75 @@ def is_builtin_post_process(name: str | None, release: Release) -> bool:
     return entry is not None and release >= entry[2]
 
 
+def _script_post_params(body_text: str, release: Release) -> dict[str, Any]:
+    """The body as the post-process script's ``params`` (2.5 step 2 and 3)."""
+    try:
+        body = json.loads(body_text)
+    except ValueError:
+        if release >= (3, 5):
+            raise IllegalArgumentError(f"Invalid JSON format: {body_text}") from None
+        return {"response": body_text}
+    if release < (3, 5):
+        from mlcommons_emu.connectors.runtime import _gson_numbers
+
+        body = _gson_numbers(body)
+    if isinstance(body, list):
+        return {"result": body}
+    if not isinstance(body, dict):
+        if release >= (3, 5):
+            raise IllegalArgumentError("Unsupported response type")
+        return {"response": body}
+    return body
+
+
+_TENSOR_KEYS = ("name", "data_type", "shape", "data", "byte_buffer", "result", "dataAsMap")
+
+
+def _parse_tensor(value: Any) -> dict[str, Any]:
+    """ModelTensor.parse: known keys only, ``data`` only with a ``data_type`` (2.7)."""
+    if not isinstance(value, dict):
+        return {}
+    out: dict[str, Any] = {}
+    data_type = value.get("data_type")
+    for key in _TENSOR_KEYS:
+        if key not in value or value[key] is None:
+            continue
+        item = value[key]
+        if key == "data":
+            if data_type is None or not isinstance(item, list):
+                continue
+            if str(data_type).startswith("FLOAT"):
+                item = [float(v) if _is_number(v) else v for v in item]
+            elif str(data_type).startswith(("INT", "UINT")):
+                item = [int(v) if _is_number(v) else v for v in item]
+        elif key == "shape" and isinstance(item, list):
+            item = [int(v) if _is_number(v) else v for v in item]
+        out[key] = item
+    return out
+
+
+def script_post_process(source: str, body_text: str, release: Release) -> list[dict[str, Any]]:
+    """A post-process script: its string result is tensors (JSON) or one response tensor (2.7)."""
+    result = run_script(source, _script_post_params(body_text, release), release)
+    if result is None:
+        result = body_text
+    try:
+        value = json.loads(result)
+    except ValueError:
+        return [{"name": "response", "dataAsMap": {"response": result}}]
+    if isinstance(value, list):
+        return [_parse_tensor(v) for v in value]
+    if isinstance(value, dict):
+        return [_parse_tensor(value)]
+    return [{"name": "response", "dataAsMap": {"response": result}}]
+
+
 def post_process(name: str, body_text: str, params: Mapping[str, str | None],
                  release: Release) -> list[dict[str, Any]]:
     """Tensors for a provider body under a post-process value (semantics 2.5, 2.6)."""
     entry = _POST.get(name)
     if entry is None or release < entry[2]:
-        raise script_error(name)
+        return script_post_process(name, body_text, release)
     default_path, function, _ = entry
     response_filter = params.get("response_filter")
     path = response_filter if response_filter and response_filter.strip() else default_path
@@ -444,6 +617,6 @@ def post_process(name: str, body_text: str, params: Mapping[str, str | None],
 
 
 __all__ = [
-    "SCRIPTS_UNSUPPORTED", "builtin_pre_process", "is_builtin_post_process", "json_path",
-    "post_process", "pre_process", "script_error", "split_documents",
+    "builtin_pre_process", "is_builtin_post_process", "json_path", "post_process", "pre_process",
+    "run_script", "script_post_process", "script_pre_process_parameters", "split_documents",
 ]

@@ -121,7 +121,8 @@ class DeployedRemoteModel:
         prepared = []
         for chunk in chunks:
             # preparation errors (templates, payload) abort at once, before any call
-            added = processing.pre_process(pre_name, chunk, release, query_text=query_text)
+            added = processing.pre_process(pre_name, chunk, release, query_text=query_text,
+                                           params={**self.connector.parameters, **predict_params})
             params = templating.merge_parameters(self.connector.parameters, predict_params, added,
                                                  predict_wins=release >= (2, 12))
             prepared.append(self._prepare(action, params, options))
@@ -146,7 +147,12 @@ class DeployedRemoteModel:
             from mlcommons_emu.connectors import processing
 
             if processing.builtin_pre_process(pre, self.release) is None:
-                raise processing.script_error(pre)
+                # the script runs on the predict parameters; its output is layer 4 of P
+                added = processing.script_pre_process_parameters(pre, self._predict_params(raw_parameters),
+                                                                 self.release)
+                params = templating.merge_parameters(self.connector.parameters,
+                                                     self._predict_params(raw_parameters), added,
+                                                     predict_wins=self.release >= (2, 12))
         outbound, params = self._prepare(action, params, options)
         return await self._send_with_retries(outbound, transport, action, params)
 

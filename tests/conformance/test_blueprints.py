@@ -24,6 +24,9 @@ EXPECTED = {
     "cohere_embedding": {"results": 1, "tensors": 2, "name": "sentence_embedding", "data_type": "FLOAT32", "shape": [1024]},
     "bedrock_cohere_embedding": {"results": 1, "tensors": 2, "name": "sentence_embedding", "data_type": "FLOAT32", "shape": [1024]},
     "bedrock_titan_embedding": {"results": 2, "tensors": 1, "name": "sentence_embedding", "data_type": "FLOAT32", "shape": [1536]},
+    # the published Painless pre/post-process scripts give the same shape as the built-ins
+    "bedrock_titan_embedding_scripted": {"results": 2, "tensors": 1, "name": "sentence_embedding", "data_type": "FLOAT32", "shape": [1536]},
+    "bedrock_titan_multimodal_embedding_scripted": {"results": 1, "tensors": 1, "name": "sentence_embedding", "data_type": "FLOAT32", "shape": [1024]},
     "bedrock_titan_v2_embedding": {"results": 1, "tensors": 1, "name": "sentence_embedding", "data_type": "FLOAT32", "shape": [512]},
     "sagemaker_embedding": {"results": 1, "tensors": 2, "name": "sentence_embedding", "data_type": "FLOAT32", "shape": [384]},
     "cohere_rerank": {"results": 1, "tensors": 2, "name": "similarity", "data_type": "FLOAT32", "shape": [1]},

@@ -48,7 +48,11 @@ async def test_misspelled_post_process_is_run_as_a_script(emulator):
     assert error["type"] == "script_exception"
     assert error["script"] == "connector.post_process.openai.embeddings"
     assert error["lang"] == "painless"
-    assert error["caused_by"]["reason"] == "Painless scripts are not supported by mlcommons-emu yet"
+    assert error["reason"] == "compile error"
+    assert error["position"] == {"offset": 0, "start": 0, "end": 25}
+    assert error["script_stack"] == ["connector.post_process.op ...", "^---- HERE"]
+    assert error["caused_by"] == {"type": "illegal_argument_exception",
+                                  "reason": "cannot resolve symbol [connector.post_process.openai.embeddings]"}
 
 
 async def test_misspelled_pre_process_with_parameters_input_is_ignored(emulator):
@@ -68,6 +72,9 @@ async def test_misspelled_pre_process_with_text_docs_fails_as_a_script(emulator)
     model_id = await model_for(emulator, bp["connector"])
     r = await emulator.request("POST", f"/_plugins/_ml/_predict/text_embedding/{model_id}", {"text_docs": ["a"]})
     assert r.status == 400 and r.body["error"]["type"] == "script_exception"
+    assert r.body["error"]["reason"] == "compile error"
+    assert r.body["error"]["caused_by"]["reason"] == (
+        "cannot resolve symbol [connector.pre_process.openai.embeddings]")
 
 
 async def test_wrong_model_name_gets_the_providers_error(emulator):
