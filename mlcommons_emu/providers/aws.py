@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .base import ProviderRequest, ProviderResponse, Recorder, Script, ScriptCallable
+from .base import ProviderRequest, ProviderResponse, Recorder, Script, ScriptCallable, received
 
 __all__ = [
     "AWS_JSON_11",
@@ -575,9 +575,7 @@ class AwsJsonService:
                 and parsed[1] in self.regions)
 
     async def handle(self, request: ProviderRequest) -> ProviderResponse:
-        request = ProviderRequest.coerce(request)
-        self.recorder.record(request)
-        scripted = await self.script.reply(request)
+        request, scripted = await received(self, request)
         if scripted is not None:
             return scripted
         request_id = request_id_for(request)

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import parse_qs
 
-from .base import ProviderRequest, ProviderResponse, Recorder, Script, ScriptItem, rejects_key
+from .base import ProviderRequest, ProviderResponse, Recorder, Script, ScriptItem, rejects_key, received
 from .openai import FakeOpenAI
 
 __all__ = ["AzureAPIError", "FakeAzureOpenAI"]
@@ -189,9 +189,7 @@ class FakeAzureOpenAI:
         return False
 
     async def handle(self, request: ProviderRequest) -> ProviderResponse:
-        request = ProviderRequest.coerce(request)
-        self.recorder.record(request)
-        scripted = await self.script.reply(request)
+        request, scripted = await received(self, request)
         if scripted is not None:
             return scripted
         try:

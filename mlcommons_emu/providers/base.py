@@ -196,6 +196,14 @@ class FakeProvider(Protocol):
     async def handle(self, request: ProviderRequest) -> ProviderResponse: ...
 
 
+async def received(fake: Any, request: Any) -> tuple[ProviderRequest, ProviderResponse | None]:
+    """Every fake's first steps: the request normalised and journaled, then the reply its
+    script holds for it, if any (a scripted fault or delay)."""
+    request = ProviderRequest.coerce(request)
+    fake.recorder.record(request)
+    return request, await fake.script.reply(request)
+
+
 class Recorder:
     """Bounded log of the requests a provider has answered, oldest first."""
 

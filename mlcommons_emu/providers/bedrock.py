@@ -49,7 +49,7 @@ from .aws import (
     parse_aws_host,
     request_id_for,
 )
-from .base import ProviderRequest, ProviderResponse, Recorder, Script, ScriptCallable
+from .base import ProviderRequest, ProviderResponse, Recorder, Script, ScriptCallable, received
 from .openai import FakeOpenAI
 
 __all__ = ["BedrockModel", "FakeBedrockRuntime", "bedrock_error"]
@@ -704,9 +704,7 @@ class FakeBedrockRuntime:
         return tuple(self._catalogue) + tuple(self._custom)
 
     async def handle(self, request: ProviderRequest) -> ProviderResponse:
-        request = ProviderRequest.coerce(request)
-        self.recorder.record(request)
-        scripted = await self.script.reply(request)
+        request, scripted = await received(self, request)
         if scripted is not None:
             return scripted
         request_id = request_id_for(request)

@@ -26,7 +26,7 @@ import struct
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from .base import ProviderRequest, ProviderResponse, Recorder, Script, ScriptItem, rejects_key
+from .base import ProviderRequest, ProviderResponse, Recorder, Script, ScriptItem, rejects_key, received
 
 __all__ = ["CohereAPIError", "FakeCohere"]
 
@@ -366,9 +366,7 @@ class FakeCohere:
         return host.lower().rstrip(".") in self.hosts
 
     async def handle(self, request: ProviderRequest) -> ProviderResponse:
-        request = ProviderRequest.coerce(request)
-        self.recorder.record(request)
-        scripted = await self.script.reply(request)
+        request, scripted = await received(self, request)
         if scripted is not None:
             return scripted
         try:

@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping
 from json.decoder import scanstring
 from typing import Any
 
-from .base import ProviderRequest, ProviderResponse, Recorder, Script, ScriptItem, rejects_key
+from .base import ProviderRequest, ProviderResponse, Recorder, Script, ScriptItem, rejects_key, received
 from .openai import count_tokens
 
 __all__ = ["DeepSeekAPIError", "FakeDeepSeek"]
@@ -290,9 +290,7 @@ class FakeDeepSeek:
         return host.lower().rstrip(".") in self.hosts
 
     async def handle(self, request: ProviderRequest) -> ProviderResponse:
-        request = ProviderRequest.coerce(request)
-        self.recorder.record(request)
-        scripted = await self.script.reply(request)
+        request, scripted = await received(self, request)
         if scripted is not None:
             return scripted
         try:

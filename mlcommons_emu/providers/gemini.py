@@ -40,6 +40,7 @@ from .base import (
     hash_fraction,
     hash_unit_vector,
     rejects_key,
+    received,
 )
 from .aws import delayed
 
@@ -706,9 +707,7 @@ class FakeGemini:
         return host.lower().rstrip(".") in self.hosts
 
     async def handle(self, request: ProviderRequest) -> ProviderResponse:
-        request = ProviderRequest.coerce(request)
-        self.recorder.record(request)
-        scripted = await self.script.reply(request)
+        request, scripted = await received(self, request)
         if scripted is not None:
             return scripted
         try:

@@ -17,7 +17,7 @@ from email.parser import BytesParser
 from typing import Any
 from urllib.parse import parse_qs
 
-from .base import ProviderRequest, ProviderResponse, Recorder, Script, rejects_key
+from .base import ProviderRequest, ProviderResponse, Recorder, Script, rejects_key, received
 
 __all__ = ["FakeOpenAI", "OpenAIAPIError", "SAMPLE_BATCH_FILE_ID"]
 
@@ -673,9 +673,7 @@ class FakeOpenAI:
     async def handle(self, request: ProviderRequest) -> ProviderResponse:
         # The in-process transport passes its own request type; normalising it
         # gives case-insensitive headers whatever dict the runtime built.
-        request = ProviderRequest.coerce(request)
-        self.recorder.record(request)
-        scripted = await self.script.reply(request)
+        request, scripted = await received(self, request)
         if scripted is not None:
             return scripted
         try:

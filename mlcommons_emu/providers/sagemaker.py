@@ -50,7 +50,7 @@ from .aws import (
     parse_aws_host,
     request_id_for,
 )
-from .base import ProviderRequest, ProviderResponse, Recorder, Script, ScriptCallable
+from .base import ProviderRequest, ProviderResponse, Recorder, Script, ScriptCallable, received
 
 __all__ = ["FakeSageMakerRuntime", "Invocation", "SageMakerModelError"]
 
@@ -371,9 +371,7 @@ class FakeSageMakerRuntime:
         return parsed is not None and parsed[0] in _HOST_PREFIXES and parsed[1] in self.regions
 
     async def handle(self, request: ProviderRequest) -> ProviderResponse:
-        request = ProviderRequest.coerce(request)
-        self.recorder.record(request)
-        scripted = await self.script.reply(request)
+        request, scripted = await received(self, request)
         if scripted is not None:
             return scripted
         request_id = request_id_for(request)

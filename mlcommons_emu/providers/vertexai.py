@@ -24,7 +24,7 @@ from typing import Any
 from urllib.parse import parse_qs, unquote
 
 from .aws import delayed
-from .base import ProviderRequest, ProviderResponse, Recorder, Script, ScriptItem, count_tokens, rejects_key
+from .base import ProviderRequest, ProviderResponse, Recorder, Script, ScriptItem, count_tokens, rejects_key, received
 from .gemini import (
     ANY,
     BOOL,
@@ -195,9 +195,7 @@ class FakeVertexAI:
         return host.lower().rstrip(".") in self.hosts
 
     async def handle(self, request: ProviderRequest) -> ProviderResponse:
-        request = ProviderRequest.coerce(request)
-        self.recorder.record(request)
-        scripted = await self.script.reply(request)
+        request, scripted = await received(self, request)
         if scripted is not None:
             return scripted
         try:

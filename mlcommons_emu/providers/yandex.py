@@ -31,6 +31,7 @@ from .base import (
     count_tokens,
     hash_unit_vector,
     rejects_key,
+    received,
 )
 
 __all__ = ["FakeYandex", "YandexError"]
@@ -142,9 +143,7 @@ class FakeYandex:
         return host.lower().rstrip(".") in self.hosts
 
     async def handle(self, request: ProviderRequest) -> ProviderResponse:
-        request = ProviderRequest.coerce(request)
-        self.recorder.record(request)
-        scripted = await self.script.reply(request)
+        request, scripted = await received(self, request)
         if scripted is not None:
             return scripted
         try:
