@@ -222,16 +222,24 @@ async def _undeploy_from_nodes(ctx: Context, model_id: str) -> None:
 
 
 # use cases --------------------------------------------------------------------------------
-async def create(ctx: Context, model_id: str, body: Mapping[str, Any] | None) -> dict[str, Any]:
+async def _accepted(ctx: Context, model_id: str, body: Mapping[str, Any] | None,
+                    verb: str) -> tuple[dict[str, dict[str, str]], Model]:
+    """What create and update check first, in the plugin's order: the switch, the body, its
+    parsing, the model (both name "create" in the not-found text), the caller's access."""
     check_enabled(ctx)
     if body is None:
-        raise ParseError("Create model controller request has empty body")
+        raise ParseError(f"{verb} model controller request has empty body")
     limiters = parse_controller(ctx, body)
     model = await _model(ctx, model_id)
     if model is None:
         raise _not_found(ctx, "Failed to find model to create the corresponding model controller with the "
                               "provided model ID", model_id)
     await _require_access(ctx, model, model_id)
+    return limiters, model
+
+
+async def create(ctx: Context, model_id: str, body: Mapping[str, Any] | None) -> dict[str, Any]:
+    limiters, model = await _accepted(ctx, model_id, body, "Create")
     if model.model_state is ModelState.DEPLOYING:
         raise StatusError(_with_id(ctx, "Creating a model controller during its corresponding model in DEPLOYING "
                                         "state is not allowed, please either create the model controller after it "
@@ -285,15 +293,7 @@ def _deploy_required(stored: Mapping[str, Mapping[str, str]], change: Mapping[st
 
 
 async def update(ctx: Context, model_id: str, body: Mapping[str, Any] | None) -> WriteResult:
-    check_enabled(ctx)
-    if body is None:
-        raise ParseError("Update model controller request has empty body")
-    change = parse_controller(ctx, body)
-    model = await _model(ctx, model_id)
-    if model is None:
-        raise _not_found(ctx, "Failed to find model to create the corresponding model controller with the "
-                              "provided model ID", model_id)
-    await _require_access(ctx, model, model_id)
+    change, model = await _accepted(ctx, model_id, body, "Update")
     try:
         stored = await _stored(ctx, model_id)
     except EmulatorError:
