@@ -10,12 +10,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
 import attrs
-from sqlalchemy import delete, text
 
 from mlcommons_emu.domain.ids import emulator_ids
 from mlcommons_emu.services import deployment
-from mlcommons_emu.store import rows, snapshot, tables
-from mlcommons_emu.store.engine import _sequence_name
+from mlcommons_emu.store import rows, snapshot
 
 if TYPE_CHECKING:
     from mlcommons_emu.emulator import Emulator
@@ -54,7 +52,7 @@ class Admin:
                 runtime.cache.models.clear()
         indices = [KINDS[k] for k in wanted if k in KINDS]
         async with ctx.store.transaction() as tx:
-            await _drop_indices(tx, indices)
+            await tx.drop_indices(indices)
             if "settings" in wanted:
                 await tx.save_settings({})
         if "settings" in wanted:
@@ -161,14 +159,3 @@ def _redacted_url(url: str) -> str:
         return make_url(url).render_as_string(hide_password=True)
     except Exception:  # noqa: BLE001 - not a URL SQLAlchemy parses: show nothing of it
         return "<unparsed>"
-
-
-async def _drop_indices(tx: Any, indices: list[str]) -> None:
-    d, i = tables.documents, tables.indices
-    await tx.conn.execute(delete(d).where(d.c.index_name.in_(indices)))
-    await tx.conn.execute(delete(i).where(i.c.index_name.in_(indices)))
-    if tx.conn.dialect.name == "postgresql":
-        schema = (tx.conn.sync_connection.get_execution_options().get("schema_translate_map") or {}).get(None)
-        for index in indices:
-            name = f'"{schema}"."{_sequence_name(index)}"' if schema else f'"{_sequence_name(index)}"'
-            await tx.conn.execute(text(f"DROP SEQUENCE IF EXISTS {name}"))

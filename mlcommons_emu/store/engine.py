@@ -179,9 +179,7 @@ class Transaction:
         if self.conn.dialect.name == "postgresql":
             # a sequence takes no row lock, so transactions writing several indices in
             # different orders cannot deadlock on the counters
-            schema = (self.conn.sync_connection.get_execution_options()
-                      .get("schema_translate_map") or {}).get(None)
-            name = f'"{schema}"."{_sequence_name(index)}"' if schema else f'"{_sequence_name(index)}"'
+            name = self.sequence(index)
             try:
                 async with self.conn.begin_nested():
                     await self.conn.execute(text(f"CREATE SEQUENCE IF NOT EXISTS {name} MINVALUE 0 START WITH 0"))
@@ -327,19 +325,27 @@ class Transaction:
 
     async def wipe(self, keep: Iterable[str] = ()) -> None:
         """Drop every index but ``keep`` (documents, counters) and every persistent setting."""
-        kept = tuple(keep)
-        d, i = tables.documents, tables.indices
+        i = tables.indices
         dropped = [r.index_name for r in (await self.conn.execute(
-            select(i.c.index_name).where(i.c.index_name.not_in(kept)))).all()]
-        await self.conn.execute(delete(d).where(d.c.index_name.not_in(kept)))
-        await self.conn.execute(delete(i).where(i.c.index_name.not_in(kept)))
+            select(i.c.index_name).where(i.c.index_name.not_in(tuple(keep))))).all()]
+        await self.drop_indices(dropped)
         await self.conn.execute(delete(tables.settings))
+
+    async def drop_indices(self, indices: Iterable[str]) -> None:
+        """Drop these indices as if deleted: documents, counters and (PostgreSQL) sequences."""
+        names = list(indices)
+        d, i = tables.documents, tables.indices
+        await self.conn.execute(delete(d).where(d.c.index_name.in_(names)))
+        await self.conn.execute(delete(i).where(i.c.index_name.in_(names)))
         if self.conn.dialect.name == "postgresql":
-            schema = (self.conn.sync_connection.get_execution_options()
-                      .get("schema_translate_map") or {}).get(None)
-            for index in dropped:
-                name = f'"{schema}"."{_sequence_name(index)}"' if schema else f'"{_sequence_name(index)}"'
-                await self.conn.execute(text(f"DROP SEQUENCE IF EXISTS {name}"))
+            for index in names:
+                await self.conn.execute(text(f"DROP SEQUENCE IF EXISTS {self.sequence(index)}"))
+
+    def sequence(self, index: str) -> str:
+        """The schema-qualified PostgreSQL sequence that numbers an index's writes."""
+        schema = (self.conn.sync_connection.get_execution_options().get("schema_translate_map") or {}).get(None)
+        name = _sequence_name(index)
+        return f'"{schema}"."{name}"' if schema else f'"{name}"'
 
     async def save_nodes(self, pairs: Iterable[tuple[str, str]]) -> None:
         existing = await self.load_nodes()

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import delete, insert, select, text
 
 from mlcommons_emu.store import tables
-from mlcommons_emu.store.engine import LOOKUP_COLUMNS, Transaction, _lookup_value, _sequence_name, _source_text
+from mlcommons_emu.store.engine import LOOKUP_COLUMNS, Transaction, _lookup_value, _source_text
 
 FORMAT = "mlcommons-emu-snapshot"
 VERSION = 1
@@ -47,7 +47,7 @@ async def _next(tx: Transaction, row: Any) -> int:
         return int(row.next_seq_no)
     top = (await tx.conn.execute(select(tables.documents.c.seq_no).where(
         tables.documents.c.index_name == row.index_name).order_by(tables.documents.c.seq_no.desc()).limit(1))).first()
-    name = _qualified(tx, row.index_name)
+    name = tx.sequence(row.index_name)
     try:
         async with tx.conn.begin_nested():
             value = (await tx.conn.execute(text(f"SELECT last_value, is_called FROM {name}"))).first()
@@ -56,11 +56,6 @@ async def _next(tx: Transaction, row: Any) -> int:
     if value is not None:
         return int(value[0]) + (1 if value[1] else 0)
     return int(top[0]) + 1 if top else 0
-
-
-def _qualified(tx: Transaction, index: str) -> str:
-    schema = (tx.conn.sync_connection.get_execution_options().get("schema_translate_map") or {}).get(None)
-    return f'"{schema}"."{_sequence_name(index)}"' if schema else f'"{_sequence_name(index)}"'
 
 
 def check(state: Any) -> dict[str, Any]:
@@ -85,12 +80,12 @@ async def load(tx: Transaction, state: dict[str, Any]) -> None:
     postgres = tx.conn.dialect.name == "postgresql"
     if postgres:
         for index in old:
-            await tx.conn.execute(text(f"DROP SEQUENCE IF EXISTS {_qualified(tx, index)}"))
+            await tx.conn.execute(text(f"DROP SEQUENCE IF EXISTS {tx.sequence(index)}"))
     for entry in state["indices"]:
         await tx.conn.execute(insert(i).values(index_name=entry["index"], created_time=int(entry["created_time"]),
                                                next_seq_no=int(entry["next_seq_no"])))
         if postgres:
-            name = _qualified(tx, entry["index"])
+            name = tx.sequence(entry["index"])
             await tx.conn.execute(text(f"CREATE SEQUENCE IF NOT EXISTS {name} MINVALUE 0 START WITH 0"))
             nxt = int(entry["next_seq_no"])
             if nxt > 0:
