@@ -70,6 +70,7 @@ class Emulator:
         self.providers: dict[str, Any] = {}
         self._http: Any = None
         self._admin_routes: Any = None
+        self._http_limits: tuple[tuple[int, int, int], HttpLimits] | None = None
         #: seeded starts on this store before this one (see domain.ids.emulator_ids)
         self._generation = 0
 
@@ -141,9 +142,12 @@ class Emulator:
     @property
     def http_limits(self) -> HttpLimits:
         """``http.max_content_length``, ``http.max_header_size``, ``http.max_initial_line_length``."""
-        return HttpLimits(max_content_length=self.config.max_content_length,
-                          max_header_size=self.config.max_header_size,
-                          max_initial_line_length=self.config.max_initial_line_length)
+        config = self.config
+        key = (config.max_content_length, config.max_header_size, config.max_initial_line_length)
+        if self._http_limits is None or self._http_limits[0] != key:
+            self._http_limits = (key, HttpLimits(max_content_length=key[0], max_header_size=key[1],
+                                                 max_initial_line_length=key[2]))
+        return self._http_limits[1]
 
     async def handle(self, request: RestRequest) -> RestResponse:
         """One request as OpenSearch serves it: its HTTP limits first (an oversized body is

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, Iterable
 from urllib.parse import unquote
 
 import attrs
@@ -12,6 +12,7 @@ from mlcommons_emu.api import body as bodies
 from mlcommons_emu.api import errors as error_rendering
 from mlcommons_emu.api import response_params
 from mlcommons_emu.api.messages import RestRequest, RestResponse
+from mlcommons_emu.domain.release import Release
 from mlcommons_emu.errors import EmulatorError, RouterError
 from mlcommons_emu.security import Unauthorized
 from mlcommons_emu.services import (
@@ -407,6 +408,65 @@ def _normalise(path: str) -> str:
     return path
 
 
+class _RouteTable:
+    """The routes a release serves, as a tree of path segments.
+
+    A path is matched segment by segment, literal children and ``{param}`` children both
+    followed, so a lookup costs the path's depth rather than one regex per route.  The
+    matches come back most literal first, as the route list is searched (``/models/_search``
+    before ``/models/{model_id}``); parameter values are percent-decoded.
+    """
+
+    def __init__(self, routes: Iterable[Route]) -> None:
+        self._root: dict[str, Any] = {}
+        for order, route in enumerate(routes):
+            node = self._root
+            names: list[str] = []
+            for part in route.pattern.split("/")[1:]:
+                if part.startswith("{") and part.endswith("}"):
+                    names.append(part[1:-1])
+                    part = _PARAM
+                node = node.setdefault(part, {})
+            node.setdefault(_LEAF, []).append((-route.literal_weight, order, route, tuple(names)))
+
+    def match(self, path: str) -> list[tuple[Route, dict[str, str]]]:
+        found: list[tuple[int, int, Route, dict[str, str]]] = []
+        self._walk(self._root, path.split("/")[1:], 0, [], found)
+        found.sort(key=lambda m: (m[0], m[1]))
+        return [(route, params) for _, _, route, params in found]
+
+    def _walk(self, node: dict[str, Any], parts: list[str], depth: int, values: list[str],
+              found: list[tuple[int, int, Route, dict[str, str]]]) -> None:
+        if depth == len(parts):
+            for weight, order, route, names in node.get(_LEAF, ()):
+                found.append((weight, order, route, {n: unquote(v) for n, v in zip(names, values)}))
+            return
+        part = parts[depth]
+        child = node.get(part)
+        if child is not None:
+            self._walk(child, parts, depth + 1, values, found)
+        child = node.get(_PARAM)
+        if child is not None and part:  # a parameter is one non-empty segment
+            values.append(part)
+            self._walk(child, parts, depth + 1, values, found)
+            values.pop()
+
+
+_PARAM, _LEAF = object(), object()
+_TABLES: dict[Release, _RouteTable] = {}
+
+
+def _table(routes: tuple[Route, ...], release: Release) -> _RouteTable:
+    """The route table of ``routes`` as served by ``release``: built once per release for
+    the REST API, on each call for other route sets (the admin API's, per emulator)."""
+    if routes is not ROUTES:
+        return _RouteTable(r for r in routes if not release < r.since)
+    table = _TABLES.get(release)
+    if table is None:
+        table = _TABLES[release] = _RouteTable(r for r in routes if not release < r.since)
+    return table
+
+
 async def dispatch(ctx: Context, request: RestRequest, routes: tuple[Route, ...] = ROUTES) -> RestResponse:
     """Route one request; every failure becomes an OpenSearch error body; the response
     parameters (``filter_path``, ``error_trace``) shape the body."""
@@ -423,17 +483,9 @@ async def _route(ctx: Context, request: RestRequest, routes: tuple[Route, ...]) 
         path = _normalise(request.path)
         # the security plugin authenticates before the router runs: unknown paths get 401 too
         user = ctx.security.authenticate(request.header("Authorization")) if ctx.security else None
-        matches: list[tuple[Route, dict[str, str]]] = []
-        for route in routes:
-            if ctx.release < route.since:
-                continue
-            found = route.regex.match(path)
-            if found:
-                params = {k: unquote(v) for k, v in found.groupdict().items()}
-                matches.append((route, params))
+        matches = _table(routes, ctx.release).match(path)
         if not matches:
             raise RouterError(f"no handler found for uri [{request.uri}] and method [{request.method}]", 400)
-        matches.sort(key=lambda m: -m[0].literal_weight)
         for route, params in matches:
             if request.method in route.methods:
                 bodies.check_content_type(request)

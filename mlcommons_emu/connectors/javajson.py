@@ -5,6 +5,7 @@ Text escapeJson, and the org.json / Gson-lenient acceptance behind StringUtils.i
 """
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -88,6 +89,8 @@ def _java_is_whitespace(ch: str) -> bool:
 
 def _java_is_blank(text: str) -> bool:
     # String.isBlank
+    if text[:1].isalnum() or text[-1:].isalnum():
+        return False  # (a quick answer for the usual text; a letter or digit is never blank)
     return all(_java_is_whitespace(ch) for ch in text)
 
 
@@ -127,6 +130,12 @@ def _java_string_hash(text: str) -> int:
 
 
 def java_hashmap_order(keys: list[str]) -> list[str]:
+    return list(_hashmap_order(tuple(keys)))
+
+
+@functools.lru_cache(maxsize=1024)
+def _hashmap_order(keys: tuple[str, ...]) -> tuple[str, ...]:
+    # (cached: the same header names are walked on every predict)
     # Iteration order of a default java.util.HashMap holding these keys: by bucket index
     # (spread hash & (capacity - 1)), insertion order within a bucket.  The plugin walks header
     # maps held in HashMaps (AbstractConnector.createDecryptedHeaders / substitute...), so when
@@ -140,7 +149,7 @@ def java_hashmap_order(keys: list[str]) -> list[str]:
         h = _java_string_hash(key)
         return (h ^ (h >> 16)) & (capacity - 1)
 
-    return [key for _, _, key in sorted((bucket(k), i, k) for i, k in enumerate(keys))]
+    return tuple(key for _, _, key in sorted((bucket(k), i, k) for i, k in enumerate(keys)))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -153,18 +162,21 @@ _GSON_REPLACEMENTS.update({'"': '\\"', "\\": "\\\\", "\t": "\\t", "\b": "\\b", "
 _GSON_HTML_SAFE = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "=": "\\u003d", "'": "\\u0027"}
 
 
+_GSON_ESCAPED = re.compile('[\x00-\x1f"\\\\\u2028\u2029]')
+_GSON_ESCAPED_HTML_SAFE = re.compile('[\x00-\x1f"\\\\\u2028\u2029<>&=\']')
+_GSON_ALL_REPLACEMENTS = {**_GSON_REPLACEMENTS, **_GSON_HTML_SAFE}
+
+
+def _gson_replacement(match: re.Match[str]) -> str:
+    return _GSON_ALL_REPLACEMENTS[match.group()]
+
+
 def _gson_quote(text: str, *, html_safe: bool) -> str:
     # com.google.gson.stream.JsonWriter.string: lower-case \u00XX for control chars, \u2028 and
     # \u2029 always escaped, non-ASCII otherwise raw; `new Gson()` (html_safe) also escapes
     # < > & = '.  "/" is never escaped.
-    out = ['"']
-    for ch in text:
-        replacement = _GSON_REPLACEMENTS.get(ch)
-        if replacement is None and html_safe:
-            replacement = _GSON_HTML_SAFE.get(ch)
-        out.append(ch if replacement is None else replacement)
-    out.append('"')
-    return "".join(out)
+    escaped = (_GSON_ESCAPED_HTML_SAFE if html_safe else _GSON_ESCAPED).sub(_gson_replacement, text)
+    return '"' + escaped + '"'
 
 
 def _gson_double(value: float) -> str:
@@ -205,7 +217,7 @@ def _gson_to_json(value: Any, *, legacy: bool) -> str:
         return _gson_double(value)
     if isinstance(value, str):
         return _gson_quote(value, html_safe=legacy)
-    if isinstance(value, Mapping):
+    if isinstance(value, dict) or isinstance(value, Mapping):
         members = []
         for key, item in value.items():
             if item is None and legacy:
@@ -250,6 +262,9 @@ _ESCAPE_JSON_LOOKUP = {'"': '\\"', "\\": "\\\\", "/": "\\/",
                        "\b": "\\b", "\n": "\\n", "\t": "\\t", "\f": "\\f", "\r": "\\r"}
 
 
+_ESCAPE_JSON_PLAIN = re.compile(r'[\x20-\x21\x23-\x2e\x30-\x5b\x5d-\x7e]*')  # 0x20..0x7E but " / \\
+
+
 def escape_json(text: str) -> str:
     """``StringEscapeUtils.escapeJson`` (commons-text 1.10-1.14, identical rules).
 
@@ -257,6 +272,8 @@ def escape_json(text: str) -> str:
     0x20..0x7E becomes upper-case ``\\uXXXX`` over UTF-16 code units (astral characters give a
     surrogate pair of escapes).
     """
+    if _ESCAPE_JSON_PLAIN.fullmatch(text):
+        return text  # printable ASCII with nothing to escape, the usual case
     out = []
     for ch in text:
         replacement = _ESCAPE_JSON_LOOKUP.get(ch)
@@ -677,21 +694,25 @@ def looks_like_json(text: str, *, org_json_only: bool = False) -> bool:
 
 def _strict_container(text: str) -> bool:
     try:
-        value = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+        value = _STRICT_DECODER.decode(text)
     except (ValueError, RecursionError):
         return False
     return isinstance(value, (dict, list))
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    keys = [k for k, _ in pairs]
-    if len(set(keys)) != len(keys):
+    value = dict(pairs)
+    if len(value) != len(pairs):
         raise ValueError("duplicate key")
-    return dict(pairs)
+    return value
 
 
 def _no_constant(name: str) -> Any:
     raise ValueError(name)
+
+
+# json.loads with these options builds a decoder per call: one is kept
+_STRICT_DECODER = json.JSONDecoder(object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
 
 
 def json_or_ndjson(text: str) -> bool:

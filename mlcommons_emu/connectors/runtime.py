@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import json
 import random
@@ -64,6 +65,7 @@ def check_trusted_url(url: str, regexes: tuple[str, ...] | list[str], release: R
         f"Connector URL is not matching the trusted connector endpoint regex, URL is: {url}")
 
 
+@functools.lru_cache(maxsize=1024)
 def _is_private_host(host: str) -> bool:
     """Literal private addresses and localhost; names are not resolved (offline by design)."""
     if host.lower() in ("localhost", "localhost.localdomain"):

@@ -77,9 +77,14 @@ def predict_parameters(raw: Mapping[str, Any], *, escape: bool = True, legacy_gs
     Connector ``parameters`` are converted the same way (use ``escape=False``).
     """
     converted: dict[str, str | None] = {}
+    # an object or array is written by Gson as strict JSON: it looks like JSON in every
+    # release, with no need to parse it again to tell
+    containers: set[str] = set()
     for key, value in raw.items():
         text = to_parameter_string(value, legacy_gson=legacy_gson)
         converted[str(key)] = "null" if text is None else text
+        if isinstance(value, (dict, list)):
+            containers.add(str(key))
     if not escape:
         return converted
     exempt = _no_escape_keys(converted.get("no_escape_params")) if honour_no_escape_params \
@@ -88,7 +93,7 @@ def predict_parameters(raw: Mapping[str, Any], *, escape: bool = True, legacy_gs
     for key, value in converted.items():
         if value is None:
             escaped[key] = None
-        elif looks_like_json(value, org_json_only=org_json_only):
+        elif key in containers or looks_like_json(value, org_json_only=org_json_only):
             escaped[key] = value  # "no need to escape if it's already valid json"
         elif key in exempt:
             escaped[key] = value
@@ -134,7 +139,7 @@ def add_to_string_keys(params: Mapping[str, str | None], *,
     """
     prefixes = []
     for value in params.values():
-        if value is not None:
+        if value is not None and ".toString()}" in value:
             prefixes.extend(match.group(1) for match in _TO_STRING_PATTERN.finditer(value))
     result = dict(params)
     for prefix in prefixes:
@@ -160,23 +165,71 @@ class _StringSubstitutor:
         self.escape = escape
         self.delimiter = value_delimiter
 
-    @staticmethod
-    def _match(token: str, buf: list[str], pos: int, buf_end: int) -> int:
-        # StringMatcher.isMatch: the token must fit before buf_end.
-        size = len(token)
-        if pos + size > buf_end:
-            return 0
-        for i in range(size):
-            if buf[pos + i] != token[i]:
-                return 0
-        return size
+    def _find(self, token: str, buf: list[str], pos: int, buf_end: int) -> int:
+        """The first position >= pos where ``token`` lies wholly before buf_end, or -1.
+
+        The scan StringSubstitutor makes one character at a time (StringMatcher.isMatch at
+        each position) is a ``str.find`` on the buffer's text, rebuilt only after the buffer
+        changed."""
+        if self._text_of is not buf or self._text_len != len(buf) or self._dirty:
+            self._text = "".join(buf)
+            self._text_of, self._text_len, self._dirty = buf, len(buf), False
+        return self._text.find(token, pos, buf_end)
 
     def replace(self, source: str | None) -> str | None:
         if source is None:
             return None
+        if self.prefix not in source:
+            return source  # no variable to substitute (escapes only act before one)
+        if self.escape + self.prefix not in source:
+            simple = self._replace_simple(source)
+            if simple is not None:
+                return simple
         buf = list(source)
+        self._text_of, self._text_len, self._dirty, self._text = buf, len(buf), False, source
         altered, _ = self._substitute(buf, 0, len(source), None)
         return "".join(buf) if altered else source
+
+    def _replace_simple(self, source: str) -> str | None:
+        """The common case in one pass over the text, or None to take the full algorithm.
+
+        With no escaped variable in the text and no value that holds a variable (or ends in
+        the escape character, which would escape a variable right after it), no value is
+        re-scanned and no cycle can form: each ``${...}`` is replaced by its value, its
+        ``:-`` default or itself, left to right, exactly as the full algorithm does."""
+        prefix, suffix, lookup = self.prefix, self.suffix, self.lookup
+        out: list[str] = []
+        pos = 0
+        while True:
+            start = source.find(prefix, pos)
+            if start < 0:
+                break
+            end = source.find(suffix, start + len(prefix))
+            if end < 0:
+                break
+            var_name, default = self._split_default(source[start + len(prefix):end])
+            value = lookup(var_name)
+            if value is None:
+                value = default
+            end += len(suffix)
+            if value is None:
+                out.append(source[pos:end])
+            elif prefix in value or value.endswith(self.escape):
+                return None
+            else:
+                out.append(source[pos:start])
+                out.append(value)
+            pos = end
+        out.append(source[pos:])
+        return "".join(out)
+
+    def _split_default(self, var_expr: str) -> tuple[str, str | None]:
+        """``name:-default`` into its parts; a nested prefix stops the search for ``:-``."""
+        at = var_expr.find(self.delimiter)
+        nested = var_expr.find(self.prefix)
+        if at < 0 or 0 <= nested <= at:
+            return var_expr, None
+        return var_expr[:at], var_expr[at + len(self.delimiter):]
 
     def _substitute(self, buf: list[str], offset: int, length: int,
                     prior: list[str] | None) -> tuple[bool, int]:
@@ -185,11 +238,13 @@ class _StringSubstitutor:
         buf_end = offset + length
         pos = offset
         esc_pos = -1
+        start_len = len(self.prefix)
+        end_len = len(self.suffix)
         while pos < buf_end:
-            start_len = self._match(self.prefix, buf, pos, buf_end)
-            if not start_len:
-                pos += 1
-                continue
+            found = self._find(self.prefix, buf, pos, buf_end)
+            if found < 0:
+                break
+            pos = found
             if pos > offset and buf[pos - 1] == self.escape:
                 # escape detected; the '$' is deleted only if a complete variable follows
                 esc_pos = pos - 1
@@ -197,12 +252,14 @@ class _StringSubstitutor:
             pos += start_len
             restart = False
             while pos < buf_end:
-                end_len = self._match(self.suffix, buf, pos, buf_end)
-                if not end_len:
-                    pos += 1
-                    continue
+                found = self._find(self.suffix, buf, pos, buf_end)
+                if found < 0:
+                    pos = buf_end
+                    break
+                pos = found
                 if esc_pos >= 0:
                     del buf[esc_pos]
+                    self._dirty = True
                     esc_pos = -1
                     length_change -= 1
                     altered = True
@@ -214,14 +271,7 @@ class _StringSubstitutor:
                 var_expr = "".join(buf[start_pos + start_len : pos])
                 pos += end_len
                 end_pos = pos
-                var_name, default = var_expr, None
-                for i in range(len(var_expr)):
-                    if var_expr.startswith(self.prefix, i):
-                        break  # a nested prefix stops the search for ":-"
-                    if var_expr.startswith(self.delimiter, i):
-                        var_name = var_expr[:i]
-                        default = var_expr[i + len(self.delimiter) :]
-                        break
+                var_name, default = self._split_default(var_expr)
                 if prior is None:
                     prior = ["".join(buf[offset : offset + length])]  # midString(offset, length)
                 if var_name in prior:
@@ -236,6 +286,7 @@ class _StringSubstitutor:
                 if value is not None:
                     value_len = len(value)
                     buf[start_pos:end_pos] = list(value)
+                    self._dirty = True
                     altered = True
                     _, change = self._substitute(buf, start_pos, value_len, prior)
                     change += value_len - (end_pos - start_pos)
@@ -429,6 +480,9 @@ def validate_header_templates(headers: Mapping[str, str | None], *, protocol: st
                 "Use ${credential.*} instead.")
 
 
+_HEADER_CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f]")  # control characters but tab, and DEL
+
+
 def _validate_substituted_headers(headers: Mapping[str, str | None]) -> None:
     # ConnectorUtils.validateSubstitutedHeaders (3.7+); sizes are Java String lengths.
     total = 0
@@ -436,10 +490,8 @@ def _validate_substituted_headers(headers: Mapping[str, str | None]) -> None:
         value = headers[name]
         if value is None:
             continue
-        for ch in value:
-            code = ord(ch)
-            if (code < 0x20 and ch != "\t") or code == 0x7F:
-                raise IllegalArgumentError("Header value contains invalid control character")
+        if _HEADER_CONTROL.search(value):
+            raise IllegalArgumentError("Header value contains invalid control character")
         size = java_length(name) + java_length(value)
         if size > 8192:
             raise IllegalArgumentError("Header size (key + value) exceeds 8KB limit")

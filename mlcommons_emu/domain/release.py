@@ -23,6 +23,9 @@ def _parse(text: str) -> tuple[int, int, int]:
     return int(major), int(minor), int(patch or 0)
 
 
+_PADDING = {0: (0, 0, 0), 1: (0, 0), 2: (0,)}
+
+
 @attrs.frozen(order=False)
 class Release:
     """An emulated OpenSearch release, e.g. ``Release.of("2.9.0")``.
@@ -33,6 +36,19 @@ class Release:
     major: int
     minor: int
     patch: int = 0
+    #: (major, minor, patch), kept: releases are compared several times on every request
+    _k: tuple[int, int, int] = attrs.field(init=False, repr=False, eq=False, hash=False)
+
+    #: (major, minor): ``>=`` and ``<`` against a (major, minor) tuple need no padding
+    _mm: tuple[int, int] = attrs.field(init=False, repr=False, eq=False, hash=False)
+
+    @_k.default
+    def _default_k(self) -> tuple[int, int, int]:
+        return (self.major, self.minor, self.patch)
+
+    @_mm.default
+    def _default_mm(self) -> tuple[int, int]:
+        return (self.major, self.minor)
 
     @classmethod
     def of(cls, text: str) -> "Release":
@@ -53,28 +69,32 @@ class Release:
         return f"{self.number}.0"
 
     def _key(self) -> tuple[int, int, int]:
-        return (self.major, self.minor, self.patch)
+        return self._k
 
     @staticmethod
     def _other(other: object) -> tuple[int, ...]:
         # comparisons run on every request: keep the common (major, minor) tuple cheap
         if type(other) is tuple:
-            return other if len(other) == 3 else other + (0,) * (3 - len(other))  # type: ignore[operator]
+            return other if len(other) == 3 else other + _PADDING[len(other)]  # type: ignore[operator]
         if isinstance(other, Release):
-            return other._key()
+            return other._k
         return NotImplemented  # type: ignore[return-value]
 
     def __ge__(self, other: object) -> bool:
-        return self._key() >= self._other(other)
+        if type(other) is tuple and len(other) == 2:
+            return self._mm >= other
+        return self._k >= self._other(other)
 
     def __gt__(self, other: object) -> bool:
-        return self._key() > self._other(other)
+        return self._k > self._other(other)
 
     def __le__(self, other: object) -> bool:
-        return self._key() <= self._other(other)
+        return self._k <= self._other(other)
 
     def __lt__(self, other: object) -> bool:
-        return self._key() < self._other(other)
+        if type(other) is tuple and len(other) == 2:
+            return self._mm < other
+        return self._k < self._other(other)
 
     def __str__(self) -> str:
         return self.number

@@ -572,3 +572,38 @@ def test_credential_example_header() -> None:
     headers = resolve_credential_headers({"Authorization": "Bearer ${credential.openAI_key}"},
                                          {"openAI_key": "sk-123"})
     assert render_headers(headers, {"model": "x"}) == {"Authorization": "Bearer sk-123"}
+
+
+# The one-pass substitution of the common case must agree with StringSubstitutor's full
+# algorithm on every text, including those it hands over (escapes, values holding variables
+# or ending in "$", defaults, unterminated variables, cycles).
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from mlcommons_emu.connectors import templating as _templating  # noqa: E402
+
+_PIECES = st.sampled_from(["${parameters.", "}", "$", ":-", "a", "b", "c.d", " ", "{", "x:-y", "é",
+                           "${parameters.a}", "${parameters.b}", "${parameters.x:-$}"])
+_TEXTS = st.lists(_PIECES, max_size=12).map("".join)
+
+
+def _full(substitutor: object, source: str) -> object:
+    original = _templating._StringSubstitutor._replace_simple
+    _templating._StringSubstitutor._replace_simple = lambda self, text: None  # type: ignore[method-assign]
+    try:
+        return substitutor.replace(source)  # type: ignore[attr-defined]
+    except IllegalStateError as exc:
+        return ("cycle", str(exc))
+    finally:
+        _templating._StringSubstitutor._replace_simple = original  # type: ignore[method-assign]
+
+
+@settings(max_examples=600, deadline=None)
+@given(_TEXTS, st.dictionaries(st.sampled_from(["a", "b", "c.d", "x", "a:-b"]), _TEXTS | st.none(), max_size=4))
+def test_one_pass_substitution_agrees_with_the_full_algorithm(template: str, params: dict) -> None:
+    substitutor = _templating._StringSubstitutor(_templating._map_lookup(params), "${parameters.")
+    try:
+        fast: object = substitutor.replace(template)
+    except IllegalStateError as exc:
+        fast = ("cycle", str(exc))
+    assert fast == _full(substitutor, template)
