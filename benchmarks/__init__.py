@@ -6,4 +6,5 @@ Targets are recorded next to the ratios, never asserted. See docs/performance.md
 """
 from __future__ import annotations
 
-BENCHMARKS = ("cold_start", "predict_inprocess", "http_throughput", "isolation", "search")
+BENCHMARKS = ("cold_start", "fixture_cost", "predict_inprocess", "http_throughput", "register_deploy", "isolation",
+              "search")
