@@ -12,8 +12,8 @@ from mlcommons_emu.domain.release import NEWEST, Release
 if TYPE_CHECKING:
     from mlcommons_emu.security import SecurityConfig
 
-IN_MEMORY = "sqlite+aiosqlite://"
-SERVER_DEFAULT_DATABASE = "sqlite+aiosqlite:///mlcommons-emu.sqlite3"
+IN_MEMORY = "sqlite://"
+SERVER_DEFAULT_DATABASE = "sqlite:///mlcommons-emu.sqlite3"
 
 
 def _security(value: object) -> "SecurityConfig | None":

@@ -60,7 +60,7 @@ def _loopback_only(monkeypatch: pytest.MonkeyPatch) -> None:
 def database_url(request: pytest.FixtureRequest, tmp_path) -> str:
     """A fresh, empty store per test: SQLite always, PostgreSQL when configured."""
     if request.param == "sqlite":
-        return "sqlite+aiosqlite://"
+        return "sqlite://"
     return _fresh_postgres()
 
 
@@ -99,7 +99,7 @@ async def fresh_store(url: str) -> None:
 
 @pytest.fixture
 def sqlite_file_url(tmp_path) -> str:
-    return f"sqlite+aiosqlite:///{tmp_path / 'state.sqlite3'}"
+    return f"sqlite:///{tmp_path / 'state.sqlite3'}"
 
 
 @pytest.fixture

@@ -171,6 +171,10 @@ async def _register(ctx: Context, body: Mapping[str, Any] | None, deploy: bool, 
         raise ParseError("request body is required")
     request = parse_register(ctx, body)
     reader.start(request)  # no await since the call began: concurrent registers overlap here
+    # The plugin hands the request to its transport action before anything is read: one
+    # turn of the loop, so registers that arrived together have all started by now, even
+    # when the store answers without suspending (SQLite runs on the loop's thread).
+    await asyncio.sleep(0)
     release = ctx.release
     await _check_register_access(ctx, request)
     inline = None

@@ -1,32 +1,45 @@
-"""The async engine and transactions over the document table."""
+"""The engine and transactions over the document table.
+
+SQLite runs inside this process: a statement answers in microseconds, so the SQLite store
+drives SQLAlchemy's synchronous engine (the stdlib ``sqlite3`` driver) straight from the
+event loop, one transaction at a time under an ``asyncio.Lock``.  Handing every statement
+to a worker thread (``aiosqlite``) cost a thread round trip of about 80 us per cursor
+call, several per statement, which was most of the time of a reset, a register or a
+deploy.  PostgreSQL is a server: its store uses the asyncio engine (``asyncpg``), so the
+loop serves other requests while a query is in flight.
+"""
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import json
 import re
-from typing import Any, AsyncIterator, Iterable
+from typing import TYPE_CHECKING, Any, AsyncIterator, Iterable
 
 import attrs
-from sqlalchemy import and_, delete, event, func, insert, select, text, update
-from sqlalchemy.engine import make_url
+from sqlalchemy import and_, create_engine, delete, event, func, insert, select, text, update
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import StaticPool
 
 from mlcommons_emu.errors import VersionConflictError
 from mlcommons_emu.store import tables
 
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncConnection
+
 PRIMARY_TERM = 1
 LOOKUP_COLUMNS = ("name", "model_group_id", "connector_id", "model_id", "state")
 
 
-def async_url(url: str) -> str:
-    """Accept plain SQLAlchemy URLs and pick the async driver for them."""
+def engine_url(url: str) -> str:
+    """Accept plain SQLAlchemy URLs and pick the driver the store runs them with: the
+    stdlib ``sqlite3`` driver for SQLite (``sqlite+aiosqlite`` URLs are accepted and run
+    the same way), ``asyncpg`` for PostgreSQL."""
     parsed = make_url(url)
     driver = parsed.drivername
-    if driver in ("sqlite", "sqlite+pysqlite"):
-        parsed = parsed.set(drivername="sqlite+aiosqlite")
+    if driver in ("sqlite", "sqlite+aiosqlite"):
+        parsed = parsed.set(drivername="sqlite+pysqlite")
     elif driver in ("postgresql", "postgres", "postgresql+psycopg2"):
         parsed = parsed.set(drivername="postgresql+asyncpg")
     return parsed.render_as_string(hide_password=False)
@@ -82,54 +95,88 @@ class Store:
     def __init__(self, url: str, schema: str | None = None) -> None:
         """``schema`` (PostgreSQL) keeps the emulator's tables in their own schema, so
         several emulators or test runs can share one database."""
-        self.url = async_url(url)
+        self.url = engine_url(url)
         self.schema = schema
         parsed = make_url(self.url)
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
-        kwargs: dict[str, Any] = {}
-        if self.is_sqlite:
-            database = parsed.database or ""
-            if database in ("", ":memory:"):
-                # one shared connection: an in-memory database lives as long as it does
-                kwargs.update(poolclass=StaticPool, connect_args={"check_same_thread": False})
         # hide_parameters: stored documents (the master key among them) never reach
         # SQLAlchemy's logs or error messages
-        engine = create_async_engine(self.url, hide_parameters=True, **kwargs)
-        if schema and not self.is_sqlite:
-            engine = engine.execution_options(schema_translate_map={None: schema})
-        self.engine: AsyncEngine = engine
         if self.is_sqlite:
-            event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
-            event.listen(self.engine.sync_engine, "begin", _sqlite_begin)
-        self._lock = asyncio.Lock() if self.is_sqlite else None
+            kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False}}
+            if (parsed.database or "") in ("", ":memory:"):
+                # one shared connection: an in-memory database lives as long as it does
+                kwargs["poolclass"] = StaticPool
+            self.engine: Any = create_engine(self.url, hide_parameters=True, **kwargs)
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine, "begin", _sqlite_begin)
+            self._lock: asyncio.Lock | None = asyncio.Lock()
+        else:
+            from sqlalchemy.ext.asyncio import create_async_engine
+
+            engine = create_async_engine(self.url, hide_parameters=True)
+            if schema:
+                engine = engine.execution_options(schema_translate_map={None: schema})
+            self.engine = engine
+            self._lock = None
 
     async def create_schema(self) -> None:
+        if self.is_sqlite:
+            tables.metadata.create_all(self.engine)
+            return
         async with self.engine.begin() as conn:
-            if self.schema and not self.is_sqlite:
+            if self.schema:
                 await conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"'))
             await conn.run_sync(tables.metadata.create_all)
 
     async def drop_schema(self) -> None:
+        if self.is_sqlite:
+            tables.metadata.drop_all(self.engine)
+            return
         async with self.engine.begin() as conn:
             await conn.run_sync(tables.metadata.drop_all)
-            if not self.is_sqlite:
-                rows = await conn.execute(text(
-                    "SELECT sequence_schema, sequence_name FROM information_schema.sequences "
-                    "WHERE sequence_name LIKE 'mlc_seq_%' AND sequence_schema = :schema"),
-                    {"schema": self.schema or "public"})
-                for schema, name in rows.all():
-                    await conn.execute(text(f'DROP SEQUENCE IF EXISTS "{schema}"."{name}"'))
+            rows = await conn.execute(text(
+                "SELECT sequence_schema, sequence_name FROM information_schema.sequences "
+                "WHERE sequence_name LIKE 'mlc_seq_%' AND sequence_schema = :schema"),
+                {"schema": self.schema or "public"})
+            for schema, name in rows.all():
+                await conn.execute(text(f'DROP SEQUENCE IF EXISTS "{schema}"."{name}"'))
 
     async def close(self) -> None:
-        await self.engine.dispose()
+        if self.is_sqlite:
+            self.engine.dispose()
+        else:
+            await self.engine.dispose()
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator["Transaction"]:
         """Commit when the block ends normally; roll back on any exception."""
-        lock = self._lock or contextlib.nullcontext()
-        async with lock:  # type: ignore[attr-defined]
+        if self._lock is not None:
+            async with self._lock:
+                with self.engine.begin() as conn:
+                    yield Transaction(_LoopConnection(conn))
+        else:
             async with self.engine.begin() as conn:
                 yield Transaction(conn)
+
+
+class _LoopConnection:
+    """A synchronous SQLAlchemy connection behind the awaitable calls ``Transaction`` makes
+    (the part of ``AsyncConnection`` it uses), run on the event loop's thread."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.sync_connection = conn
+        self.dialect = conn.dialect
+
+    async def execute(self, statement: Any, parameters: Any = None) -> Any:
+        return self.sync_connection.execute(statement, parameters)
+
+    @contextlib.asynccontextmanager
+    async def begin_nested(self) -> AsyncIterator[None]:
+        with self.sync_connection.begin_nested():
+            yield
+
+    async def run_sync(self, function: Any, *args: Any, **kwargs: Any) -> Any:
+        return function(self.sync_connection, *args, **kwargs)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -157,7 +204,7 @@ def _sequence_name(index: str) -> str:
 class Transaction:
     """Index-like operations on documents inside one database transaction."""
 
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: "AsyncConnection | _LoopConnection") -> None:
         self.conn = conn
 
     async def index_exists(self, index: str) -> bool:

@@ -182,7 +182,7 @@ async def test_seeded_ids_repeat_on_fresh_stores_and_never_collide_on_reused_one
                 out.append(r.body["model_group_id"])
             return out
 
-    fresh = [await first_ids("sqlite+aiosqlite://", run) for run in range(2)]
+    fresh = [await first_ids("sqlite://", run) for run in range(2)]
     assert fresh[0] == fresh[1]  # a fresh store: the same ids on every run
     reused = [await first_ids(sqlite_file_url, run) for run in range(2)]
     assert reused[0] == fresh[0]

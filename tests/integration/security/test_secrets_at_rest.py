@@ -193,7 +193,7 @@ def _session(server: EmulatorThread) -> Transcript:
 
 def test_no_plaintext_secret_at_rest_in_logs_or_responses(tmp_path: Path, debug_logs: _Records) -> None:
     database = tmp_path / "state.sqlite3"
-    config = Config(database=f"sqlite+aiosqlite:///{database}", seed=5, master_key=MASTER_KEY,
+    config = Config(database=f"sqlite:///{database}", seed=5, master_key=MASTER_KEY,
                     aws_credentials={AWS_ACCESS_KEY: (AWS_SECRET_KEY, AWS_SESSION_TOKEN)})
     with EmulatorThread(config) as server:
         transcript = _session(server)
