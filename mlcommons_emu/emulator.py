@@ -71,6 +71,10 @@ class Emulator:
         self._http: Any = None
         self._admin_routes: Any = None
         self._http_limits: tuple[tuple[int, int, int], HttpLimits] | None = None
+        #: node name -> id as last read from the store, and the store's write count at the
+        #: last reset: a reset after a test that committed nothing skips the wipe
+        self._node_ids: dict[str, str] | None = None
+        self._writes_at_reset: int | None = None
         #: seeded starts on this store before this one (see domain.ids.emulator_ids)
         self._generation = 0
 
@@ -223,17 +227,40 @@ class Emulator:
         ctx = self.context
         await ctx.executor.close()
         ctx.cluster.drop_all()
-        assert self._store is not None
-        async with self._store.transaction() as tx:
-            await tx.wipe(keep=(rows.CONFIG_INDEX,))
-            nodes = await self._load_nodes(tx)
+        store = self._store
+        assert store is not None
+        if store.writes is None or store.writes != self._writes_at_reset or self._node_ids is None:
+            async with store.transaction() as tx:
+                await tx.wipe(keep=(rows.CONFIG_INDEX,))
+                nodes = await self._load_nodes(tx)
+        else:
+            # nothing was committed since the last reset: the indices are still empty, and
+            # the node ids are the ones read then
+            nodes = self._nodes_from(self._node_ids)
+        self._writes_at_reset = store.writes
         ctx.cluster = Cluster(nodes)
         ctx.tasks = TaskControl(ctx.progression, ctx.task_latency_ms)
         ctx.settings.persistent.clear()
         ctx.settings.transient.clear()
-        await self._transport.close()
-        ctx.transport = self._new_providers()
+        if not self._providers_untouched():
+            await self._transport.close()
+            ctx.transport = self._new_providers()
         self.ids = ctx.ids = emulator_ids(self.clock, self.config.seed, self._generation)
+
+    def _providers_untouched(self) -> bool:
+        """Each fake is as a fresh one would be: it has received no request, holds no
+        scripted reply and has no attribute set since it was made (``api_keys = ...``);
+        the transport has opened no network client."""
+        transport = self._transport
+        if transport is None or transport.has_network_client or self._provider_attrs is None:
+            return False
+        for name, provider in self.providers.items():
+            made = self._provider_attrs.get(name)
+            now = vars(provider)
+            if (made is None or provider.recorder.total or len(provider.script) or len(now) != len(made)
+                    or any(now.get(key) is not value for key, value in made.items())):
+                return False
+        return True
 
     # internals --------------------------------------------------------------------------
     def _new_providers(self) -> InProcessTransport:
@@ -241,6 +268,7 @@ class Emulator:
         from mlcommons_emu.providers.registry import default_providers
 
         self.providers = default_providers()
+        self._provider_attrs: dict[str, dict[str, Any]] | None = None
         if self.config.aws_credentials:
             for provider in self.providers.values():
                 verifier = getattr(provider, "verifier", None)
@@ -248,6 +276,7 @@ class Emulator:
                     verifier.set_credentials(self.config.aws_credentials)
         self._transport = InProcessTransport(self.providers.values(), fallback=self._http,
                                              routes=self.config.routes)
+        self._provider_attrs = {name: dict(vars(p)) for name, p in self.providers.items()}
         return self._transport
 
     def _get_cipher(self) -> Any:
@@ -263,7 +292,11 @@ class Emulator:
         new = [(spec.name, self.ids.node_id()) for spec in self.config.nodes if spec.name not in known]
         await tx.save_nodes(new)
         known.update(dict(new))
-        return [Node(node_id=known[spec.name], name=spec.name, roles=spec.roles, box_type=spec.box_type)
+        self._node_ids = known
+        return self._nodes_from(known)
+
+    def _nodes_from(self, node_ids: Mapping[str, str]) -> list[Node]:
+        return [Node(node_id=node_ids[spec.name], name=spec.name, roles=spec.roles, box_type=spec.box_type)
                 for spec in self.config.nodes]
 
     async def _load_master_key(self, tx: Any) -> str:

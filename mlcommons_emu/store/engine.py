@@ -110,6 +110,8 @@ class Store:
             event.listen(self.engine, "connect", _sqlite_pragmas)
             event.listen(self.engine, "begin", _sqlite_begin)
             self._lock: asyncio.Lock | None = asyncio.Lock()
+            #: committed transactions that wrote something (SQLite; None: not counted)
+            self.writes: int | None = 0
         else:
             from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -118,10 +120,12 @@ class Store:
                 engine = engine.execution_options(schema_translate_map={None: schema})
             self.engine = engine
             self._lock = None
+            self.writes = None  # other processes may write the same database
 
     async def create_schema(self) -> None:
         if self.is_sqlite:
             tables.metadata.create_all(self.engine)
+            self.writes = (self.writes or 0) + 1
             return
         async with self.engine.begin() as conn:
             if self.schema:
@@ -131,6 +135,7 @@ class Store:
     async def drop_schema(self) -> None:
         if self.is_sqlite:
             tables.metadata.drop_all(self.engine)
+            self.writes = (self.writes or 0) + 1
             return
         async with self.engine.begin() as conn:
             await conn.run_sync(tables.metadata.drop_all)
@@ -153,7 +158,10 @@ class Store:
         if self._lock is not None:
             async with self._lock:
                 with self.engine.begin() as conn:
-                    yield Transaction(_LoopConnection(conn))
+                    loop_connection = _LoopConnection(conn)
+                    yield Transaction(loop_connection)
+                if loop_connection.wrote and self.writes is not None:
+                    self.writes += 1
         else:
             async with self.engine.begin() as conn:
                 yield Transaction(conn)
@@ -166,8 +174,12 @@ class _LoopConnection:
     def __init__(self, conn: Connection) -> None:
         self.sync_connection = conn
         self.dialect = conn.dialect
+        #: whether anything but a SELECT ran (counted as a write when it commits)
+        self.wrote = False
 
     async def execute(self, statement: Any, parameters: Any = None) -> Any:
+        if not getattr(statement, "is_select", False):
+            self.wrote = True
         return self.sync_connection.execute(statement, parameters)
 
     @contextlib.asynccontextmanager
@@ -372,10 +384,16 @@ class Transaction:
 
     async def wipe(self, keep: Iterable[str] = ()) -> None:
         """Drop every index but ``keep`` (documents, counters) and every persistent setting."""
-        i = tables.indices
-        dropped = [r.index_name for r in (await self.conn.execute(
-            select(i.c.index_name).where(i.c.index_name.not_in(tuple(keep))))).all()]
-        await self.drop_indices(dropped)
+        i, d = tables.indices, tables.documents
+        keep = tuple(keep)
+        if self.conn.dialect.name == "postgresql":
+            dropped = [r.index_name for r in (await self.conn.execute(
+                select(i.c.index_name).where(i.c.index_name.not_in(keep)))).all()]
+            await self.drop_indices(dropped)
+        else:
+            # no sequences to drop by name: two statements do (a reset runs this per test)
+            await self.conn.execute(delete(d).where(d.c.index_name.not_in(keep)))
+            await self.conn.execute(delete(i).where(i.c.index_name.not_in(keep)))
         await self.conn.execute(delete(tables.settings))
 
     async def drop_indices(self, indices: Iterable[str]) -> None:
@@ -395,6 +413,9 @@ class Transaction:
         return f'"{schema}"."{name}"' if schema else f'"{name}"'
 
     async def save_nodes(self, pairs: Iterable[tuple[str, str]]) -> None:
+        pairs = list(pairs)
+        if not pairs:
+            return
         existing = await self.load_nodes()
         position = len(existing)
         for name, node_id in pairs:

@@ -48,3 +48,33 @@ async def test_reset_forgets_everything_but_node_ids_and_the_master_key(database
         r = await emu.request("POST", f"{ML}/models/{r.body['model_id']}/_predict", PREDICT)
         assert r.status == 200, r.body
         assert len(emu.providers["openai"].recorder) == 1
+
+
+async def test_a_reset_after_a_test_that_wrote_nothing_still_forgets_what_it_changed(database_url):
+    """A reset with no committed write since the last one skips the wipe and keeps the
+    fakes, but not what the test changed in memory: settings, scripts, fake attributes."""
+    async with Emulator(database=database_url, **store_options(database_url)) as emu:
+        await emu.reset()
+        fake = emu.providers["openai"]
+        # nothing written to the store; only memory changes
+        r = await emu.request("PUT", "/_cluster/settings", {"transient": {"plugins.ml_commons.only_run_on_ml_node": False}})
+        assert r.status == 200
+        emu.providers["cohere"].script.fail(500, {"message": "scripted"})
+        emu.providers["openai"].api_keys = frozenset({"sk-only-this"})
+
+        await emu.reset()
+
+        assert (await emu.request("GET", "/_cluster/settings")).body == {"persistent": {}, "transient": {}}
+        assert len(emu.providers["cohere"].script) == 0
+        assert emu.providers["openai"] is not fake
+        assert emu.providers["openai"].api_keys != frozenset({"sk-only-this"})
+
+        # untouched fakes are kept as they are; a connector created now is gone after the next reset
+        kept = emu.providers["openai"]
+        await emu.reset()
+        assert emu.providers["openai"] is kept
+        connector_id = (await emu.request("POST", f"{ML}/connectors/_create", CONNECTOR)).body["connector_id"]
+        await emu.reset()
+        assert (await emu.request("GET", f"{ML}/connectors/{connector_id}")).status == 404
+        r = await emu.request("POST", f"{ML}/connectors/_search", {"query": {"match_all": {}}})
+        assert r.status == 404 or r.body["hits"]["total"]["value"] == 0, r.body

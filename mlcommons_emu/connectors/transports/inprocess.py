@@ -68,6 +68,11 @@ class InProcessTransport:
                 return target
         return None
 
+    @property
+    def has_network_client(self) -> bool:
+        """Whether a request went out to the network (or a routed base URL)."""
+        return self._network is not None
+
     def answers(self, url: str) -> bool:
         return self.provider_for(urlsplit(url).hostname or "") is not None
 
