@@ -7,4 +7,4 @@ Targets are recorded next to the ratios, never asserted. See docs/performance.md
 from __future__ import annotations
 
 BENCHMARKS = ("cold_start", "fixture_cost", "predict_inprocess", "http_throughput", "register_deploy", "isolation",
-              "search")
+              "search", "scale", "memory")
