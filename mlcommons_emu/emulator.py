@@ -183,8 +183,12 @@ class Emulator:
                       headers: Mapping[str, str] | None = None,
                       query: Mapping[str, str] | None = None) -> RestResponse:
         """Send one REST call; ``body`` may be a dict/list (sent as JSON), str or bytes."""
-        split = urlsplit(path)
-        params = dict(parse_qsl(split.query, keep_blank_values=True))
+        if "?" in path or "#" in path or not path.startswith("/") or path.startswith("//"):
+            split = urlsplit(path)
+            url_path, url_query = split.path, split.query
+        else:
+            url_path, url_query = path, ""
+        params = dict(parse_qsl(url_query, keep_blank_values=True)) if url_query else {}
         params.update(query or {})
         if body is None:
             raw = b""
@@ -196,9 +200,9 @@ class Emulator:
             raw = json.dumps(body).encode("utf-8")
         all_headers = {"Content-Type": "application/json"} if raw else {}
         all_headers.update(headers or {})
-        uri = split.path + (f"?{split.query}" if split.query else "")
+        uri = url_path + (f"?{url_query}" if url_query else "")
         return await self.handle(RestRequest(
-            method=method.upper(), path=split.path, query=params, headers=all_headers, body=raw, raw_uri=uri))
+            method=method.upper(), path=url_path, query=params, headers=all_headers, body=raw, raw_uri=uri))
 
     def as_user(self, name: str) -> "UserSession":
         """Act as an internal user of the security plugin (Basic auth with their password)::

@@ -98,7 +98,7 @@ def _strip_comments(text: str) -> str:
 
 def _loads(text: str) -> Any:
     try:
-        return json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_strict_object)
+        return _DECODER.decode(text)
     except _DuplicateField as exc:
         # XContent enables Jackson's STRICT_DUPLICATE_DETECTION
         raise JsonParseError(f"Duplicate field '{exc.name}'\n at {_SOURCE}; line: 1, column: 1]") from None
@@ -211,17 +211,23 @@ class _DuplicateField(ValueError):
 
 
 def _strict_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise _DuplicateField(key)
-        out[key] = value
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:  # the first repeated name, as Jackson reports it
+            if key in seen:
+                raise _DuplicateField(key)
+            seen.add(key)
     return out
 
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(
         f"Non-standard token '{name}': enable `JsonReadFeature.ALLOW_NON_NUMERIC_NUMBERS` to allow")
+
+
+# json.loads with these options builds a decoder per call: one is kept
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant, object_pairs_hook=_strict_object)
 
 
 def _jackson_message(text: str, exc: json.JSONDecodeError) -> str:

@@ -43,9 +43,11 @@ def _freeze_headers(headers: HeadersInput) -> CIMultiDictProxy[str]:
     # sender's spelling and repeated headers while making lookups forgiving.
     if isinstance(headers, CIMultiDictProxy):
         return headers
-    md: CIMultiDict[str] = CIMultiDict()
     if headers is None:
-        return CIMultiDictProxy(md)
+        return CIMultiDictProxy(CIMultiDict())
+    if isinstance(headers, dict) and all(type(k) is str and type(v) is str for k, v in headers.items()):
+        return CIMultiDictProxy(CIMultiDict(headers))  # the usual case, built in one call
+    md: CIMultiDict[str] = CIMultiDict()
     items = headers.items() if isinstance(headers, Mapping) else headers
     for key, value in items:
         md.add(str(key), str(value))

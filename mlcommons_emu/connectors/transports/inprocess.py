@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from typing import Any, Iterable, Mapping
 from urllib.parse import urlsplit, urlunsplit
 
@@ -9,6 +10,12 @@ from mlcommons_emu.connectors.transports.base import OutboundRequest, OutboundRe
 
 NETWORK = "network"
 FAKE = "fake"
+
+
+@functools.lru_cache(maxsize=1024)
+def _hostname(url: str) -> str:
+    # a connector calls the same few URLs over and over
+    return urlsplit(url).hostname or ""
 
 
 def _route_matches(pattern: str, host: str) -> bool:
@@ -77,7 +84,7 @@ class InProcessTransport:
         return self.provider_for(urlsplit(url).hostname or "") is not None
 
     async def send(self, request: OutboundRequest, *, timeout: float) -> OutboundResponse:
-        host = urlsplit(request.url).hostname or ""
+        host = _hostname(request.url)
         route = self.route_for(host)
         if route is not None and route != FAKE:
             return await self._send_routed(request, route, timeout=timeout)
