@@ -67,7 +67,7 @@ class Emulator:
         self._context: Context | None = None
         self._cipher: Any = None
         self._master_key: str | None = None
-        self.providers: dict[str, Any] = {}
+        self._providers: dict[str, Any] | None = None
         self._http: Any = None
         self._admin_routes: Any = None
         self._http_limits: tuple[tuple[int, int, int], HttpLimits] | None = None
@@ -256,9 +256,13 @@ class Emulator:
         scripted reply and has no attribute set since it was made (``api_keys = ...``);
         the transport has opened no network client."""
         transport = self._transport
-        if transport is None or transport.has_network_client or self._provider_attrs is None:
+        if transport is None or transport.has_network_client:
             return False
-        for name, provider in self.providers.items():
+        if self._providers is None:
+            return True  # not even made yet
+        if self._provider_attrs is None:
+            return False
+        for name, provider in self._providers.items():
             made = self._provider_attrs.get(name)
             now = vars(provider)
             if (made is None or provider.recorder.total or len(provider.script) or len(now) != len(made)
@@ -267,21 +271,40 @@ class Emulator:
         return True
 
     # internals --------------------------------------------------------------------------
+    @property
+    def providers(self) -> dict[str, Any]:
+        """The built-in fake providers, keyed by name (``emu.providers["openai"]``)."""
+        if self._providers is None:
+            self._load_providers()
+        assert self._providers is not None
+        return self._providers
+
     def _new_providers(self) -> InProcessTransport:
-        """Fresh fake providers (keyed by name in ``self.providers``) and the transport to them."""
+        """A transport to fresh fake providers, made on first use: the first request to a
+        fake or the first look at ``providers`` (starting the emulator does not load the
+        twelve fakes' modules)."""
+        self._providers = None
+        self._provider_attrs: dict[str, dict[str, Any]] | None = None
+        self._transport = InProcessTransport(loader=self._load_providers, fallback=self._http,
+                                             routes=self.config.routes)
+        return self._transport
+
+    def _load_providers(self) -> list[Any]:
         from mlcommons_emu.providers.registry import default_providers
 
-        self.providers = default_providers()
-        self._provider_attrs: dict[str, dict[str, Any]] | None = None
+        if self._providers is not None:  # made already (the transport's loader, called back)
+            return list(self._providers.values())
+        providers = default_providers()
         if self.config.aws_credentials:
-            for provider in self.providers.values():
+            for provider in providers.values():
                 verifier = getattr(provider, "verifier", None)
                 if verifier is not None:
                     verifier.set_credentials(self.config.aws_credentials)
-        self._transport = InProcessTransport(self.providers.values(), fallback=self._http,
-                                             routes=self.config.routes)
-        self._provider_attrs = {name: dict(vars(p)) for name, p in self.providers.items()}
-        return self._transport
+        self._providers = providers
+        self._provider_attrs = {name: dict(vars(p)) for name, p in providers.items()}
+        if self._transport is not None:
+            self._transport.load()
+        return list(providers.values())
 
     def _get_cipher(self) -> Any:
         if self._cipher is None:

@@ -548,4 +548,7 @@ def encode(response: RestResponse, *, pretty: bool = False) -> bytes:
         text = json.dumps(response.body, indent=2, ensure_ascii=False) + "\n"
     else:
         text = json.dumps(response.body, separators=(",", ":"), ensure_ascii=False)
-    return _LONE_SURROGATE.sub(lambda m: "\\u%04X" % ord(m.group()), text).encode("utf-8")
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: rare, so looked for only then
+        return _LONE_SURROGATE.sub(lambda m: "\\u%04X" % ord(m.group()), text).encode("utf-8")

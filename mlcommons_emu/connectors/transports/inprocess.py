@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 from urllib.parse import urlsplit, urlunsplit
 
 from mlcommons_emu.connectors.transports.base import OutboundRequest, OutboundResponse, TransportError
@@ -40,16 +40,31 @@ class InProcessTransport:
     """
 
     def __init__(self, providers: Iterable[Any] = (), fallback: Any | None = None,
-                 routes: Mapping[str, str] | None = None, network: Any | None = None) -> None:
+                 routes: Mapping[str, str] | None = None, network: Any | None = None, *,
+                 loader: Callable[[], Iterable[Any]] | None = None) -> None:
+        """``loader`` gives providers on first use (routing a request, ``add``), after
+        ``providers``; it may call :meth:`load` itself."""
         self._by_host: dict[str, Any] = {}
         self._matchers: list[Any] = []
+        self._loader = loader
         for provider in providers:
-            self.add(provider)
+            self._add(provider)
         self.fallback = fallback
         self.routes = dict(routes or {})
         self._network = network
 
+    def load(self) -> None:
+        """Take the loader's providers now (once)."""
+        loader, self._loader = self._loader, None
+        if loader is not None:
+            for provider in loader():
+                self._add(provider)
+
     def add(self, provider: Any) -> None:
+        self.load()
+        self._add(provider)
+
+    def _add(self, provider: Any) -> None:
         for host in provider.hosts:
             self._by_host[host.lower()] = provider
         if callable(getattr(provider, "matches", None)):
@@ -57,6 +72,8 @@ class InProcessTransport:
 
     def provider_for(self, host: str) -> Any | None:
         """Exact host first, then ``*.suffix`` patterns, then providers' own ``matches``."""
+        if self._loader is not None:
+            self.load()
         host = host.lower()
         if host in self._by_host:
             return self._by_host[host]
