@@ -161,7 +161,20 @@ BARE_SERVER = textwrap.dedent('''\
         parser = argparse.ArgumentParser()
         parser.add_argument("--port", type=int, required=True)
         parser.add_argument("--body-size", type=int, default=0)
+        parser.add_argument("--sqlite", help="also open this SQLite file with SQLAlchemy first")
         args = parser.parse_args()
+        if args.sqlite:
+            # the floor of the design's libraries: SQLAlchemy imported, a schema created and
+            # one row written before the first answer
+            import sqlalchemy as sa
+
+            metadata = sa.MetaData()
+            table = sa.Table("documents", metadata, sa.Column("doc_id", sa.String(64), primary_key=True),
+                             sa.Column("source", sa.Text, nullable=False))
+            engine = sa.create_engine(f"sqlite:///{args.sqlite}")
+            metadata.create_all(engine)
+            with engine.begin() as conn:
+                conn.execute(sa.insert(table).values(doc_id="cluster_uuid", source="{}"))
         size = max(args.body_size, 12)
         filler = b'{"pad":"' + b"x" * (size - 10) + b'"}'
 
@@ -190,15 +203,24 @@ def write_bare_server(directory: str) -> str:
     return path
 
 
-def bare_argv(script: str, port: int, body_size: int = 0) -> list[str]:
+def bare_argv(script: str, port: int, body_size: int = 0, sqlite: str | None = None) -> list[str]:
     argv = [PYTHON, script, "--port", str(port)]
     if body_size:
         argv += ["--body-size", str(body_size)]
+    if sqlite:
+        argv += ["--sqlite", sqlite]
     return argv
 
 
 def child_env() -> dict[str, str]:
-    """The environment for child pythons: the project importable, no stray coverage/tracing."""
+    """The environment for child pythons: the project importable, no stray coverage/tracing.
+
+    Bytecode caching is on in the children even when this shell turns it off
+    (``PYTHONDONTWRITEBYTECODE``): the installed dependencies already have their ``.pyc``
+    files from pip, so without it only the emulator's own modules would be compiled from
+    source on every start, which no installed copy does.  The untimed warm-up run writes
+    them (``__pycache__`` is git-ignored)."""
     env = dict(os.environ)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     env["PYTHONPATH"] = str(ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     return env
