@@ -26,7 +26,7 @@ def _parse(text: str) -> tuple[int, int, int]:
 _PADDING = {0: (0, 0, 0), 1: (0, 0), 2: (0,)}
 
 
-@attrs.frozen(order=False)
+@attrs.frozen(order=False, cache_hash=True)
 class Release:
     """An emulated OpenSearch release, e.g. ``Release.of("2.9.0")``.
 
