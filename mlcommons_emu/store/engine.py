@@ -17,7 +17,7 @@ import re
 from typing import TYPE_CHECKING, Any, AsyncIterator, Iterable
 
 import attrs
-from sqlalchemy import and_, create_engine, delete, event, func, insert, select, text, update
+from sqlalchemy import and_, bindparam, create_engine, delete, event, func, insert, select, text, update
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.pool import StaticPool
@@ -218,6 +218,22 @@ def _sequence_name(index: str) -> str:
     return "mlc_seq_" + "".join(c if c.isalnum() else "_" for c in index.strip("."))
 
 
+# The statements every write and read runs, built once with bound parameters: building a
+# Core statement per call (clauses, coercions, cache key) cost more than running it on SQLite.
+_D, _I = tables.documents, tables.indices
+_INDEX_EXISTS = select(_I.c.index_name).where(_I.c.index_name == bindparam("index"))
+_GET = select(_D).where(and_(_D.c.index_name == bindparam("index"), _D.c.doc_id == bindparam("doc_id")))
+_GET_FOR_UPDATE = _GET.with_for_update()
+_NEXT_SEQ_NO = (update(_I).where(_I.c.index_name == bindparam("index"))
+                .values(next_seq_no=_I.c.next_seq_no + 1).returning(_I.c.next_seq_no))
+_DELETE = delete(_D).where(and_(_D.c.index_name == bindparam("index"), _D.c.doc_id == bindparam("doc_id")))
+_INSERT = insert(_D)
+_UPDATE = update(_D).where(and_(
+    _D.c.index_name == bindparam("where_index"), _D.c.doc_id == bindparam("where_doc_id"),
+    _D.c.seq_no == bindparam("current_seq_no"),
+)).values({c: bindparam(f"new_{c}") for c in ("version", "seq_no", "source") + LOOKUP_COLUMNS})
+
+
 class Transaction:
     """Index-like operations on documents inside one database transaction."""
 
@@ -225,9 +241,7 @@ class Transaction:
         self.conn = conn
 
     async def index_exists(self, index: str) -> bool:
-        row = (await self.conn.execute(
-            select(tables.indices.c.index_name).where(tables.indices.c.index_name == index)
-        )).first()
+        row = (await self.conn.execute(_INDEX_EXISTS, {"index": index})).first()
         return row is not None
 
     async def ensure_index(self, index: str, now: int) -> None:
@@ -250,20 +264,13 @@ class Transaction:
             except DBAPIError:
                 pass  # created by a concurrent transaction
             return int((await self.conn.execute(text(f"SELECT nextval('{name}')"))).scalar_one())
-        t = tables.indices
-        row = (await self.conn.execute(
-            update(t).where(t.c.index_name == index).values(next_seq_no=t.c.next_seq_no + 1)
-            .returning(t.c.next_seq_no)
-        )).first()
+        row = (await self.conn.execute(_NEXT_SEQ_NO, {"index": index})).first()
         return int(row[0]) - 1
 
     async def get(self, index: str, doc_id: str) -> StoredDocument | None:
         if not _storable(doc_id):
             return None  # no document can have an id the database cannot even hold
-        d = tables.documents
-        row = (await self.conn.execute(
-            select(d).where(and_(d.c.index_name == index, d.c.doc_id == doc_id))
-        )).first()
+        row = (await self.conn.execute(_GET, {"index": index, "doc_id": doc_id})).first()
         return _row_to_doc(row) if row else None
 
     async def _get_for_write(self, index: str, doc_id: str) -> StoredDocument | None:
@@ -280,10 +287,7 @@ class Transaction:
             return await self.get(index, doc_id)
         if not _storable(doc_id):
             return None
-        d = tables.documents
-        row = (await self.conn.execute(
-            select(d).where(and_(d.c.index_name == index, d.c.doc_id == doc_id)).with_for_update()
-        )).first()
+        row = (await self.conn.execute(_GET_FOR_UPDATE, {"index": index, "doc_id": doc_id})).first()
         return _row_to_doc(row) if row else None
 
     async def find(self, index: str, limit: int | None = None, **lookups: Any) -> list[StoredDocument]:
@@ -327,7 +331,6 @@ class Transaction:
                   create_only: bool = False) -> StoredDocument:
         """Index a document (create or overwrite), bumping version and seq_no."""
         await self.ensure_index(index, now)
-        d = tables.documents
         values = {c: _lookup_value((lookups or {}).get(c)) for c in LOOKUP_COLUMNS}
         # with if_seq_no the conditional UPDATE below is the check; without it, overwrite
         current = await (self.get if if_seq_no is not None else self._get_for_write)(index, doc_id)
@@ -342,15 +345,15 @@ class Transaction:
         seq_no = await self._next_seq_no(index)
         text = _source_text(source)
         if current is None:
-            await self.conn.execute(insert(d).values(
-                index_name=index, doc_id=doc_id, version=1, seq_no=seq_no,
-                primary_term=PRIMARY_TERM, source=text, **values))
+            await self.conn.execute(_INSERT, {
+                "index_name": index, "doc_id": doc_id, "version": 1, "seq_no": seq_no,
+                "primary_term": PRIMARY_TERM, "source": text, **values})
             version = 1
         else:
             version = current.version + 1
-            condition = and_(d.c.index_name == index, d.c.doc_id == doc_id, d.c.seq_no == current.seq_no)
-            result = await self.conn.execute(update(d).where(condition).values(
-                version=version, seq_no=seq_no, source=text, **values))
+            result = await self.conn.execute(_UPDATE, {
+                "where_index": index, "where_doc_id": doc_id, "current_seq_no": current.seq_no, "new_version": version,
+                "new_seq_no": seq_no, "new_source": text, **{f"new_{c}": v for c, v in values.items()}})
             if result.rowcount != 1:
                 raise VersionConflictError(
                     f"[{doc_id}]: version conflict, required seqNo [{current.seq_no}], primary term "
@@ -368,8 +371,7 @@ class Transaction:
         seq_no = await self._next_seq_no(index)
         if current is None:
             return False, 1, seq_no
-        d = tables.documents
-        await self.conn.execute(delete(d).where(and_(d.c.index_name == index, d.c.doc_id == doc_id)))
+        await self.conn.execute(_DELETE, {"index": index, "doc_id": doc_id})
         return True, current.version + 1, seq_no
 
     # settings and nodes -------------------------------------------------------------
