@@ -228,6 +228,10 @@ _NEXT_SEQ_NO = (update(_I).where(_I.c.index_name == bindparam("index"))
                 .values(next_seq_no=_I.c.next_seq_no + 1).returning(_I.c.next_seq_no))
 _DELETE = delete(_D).where(and_(_D.c.index_name == bindparam("index"), _D.c.doc_id == bindparam("doc_id")))
 _INSERT = insert(_D)
+_DELETE_DOCUMENTS_BUT = delete(_D).where(_D.c.index_name != bindparam("keep"))
+_DELETE_INDICES_BUT = delete(_I).where(_I.c.index_name != bindparam("keep"))
+_DELETE_SETTINGS = delete(tables.settings)
+_SELECT_NODES = select(tables.nodes)
 _UPDATE = update(_D).where(and_(
     _D.c.index_name == bindparam("where_index"), _D.c.doc_id == bindparam("where_doc_id"),
     _D.c.seq_no == bindparam("current_seq_no"),
@@ -386,7 +390,7 @@ class Transaction:
                 {"key": k, "value": json.dumps(v)} for k, v in values.items()])
 
     async def load_nodes(self) -> dict[str, str]:
-        rows = (await self.conn.execute(select(tables.nodes))).all()
+        rows = (await self.conn.execute(_SELECT_NODES)).all()
         return {r.name: r.node_id for r in rows}
 
     async def wipe(self, keep: Iterable[str] = ()) -> None:
@@ -400,11 +404,13 @@ class Transaction:
         else:
             # no sequences to drop by name: two statements do (a reset runs this per test;
             # "!=" rather than NOT IN, whose expanding parameter is compiled on every call)
-            for table in (d, i):
-                column = table.c.index_name
-                await self.conn.execute(delete(table).where(
-                    column != keep[0] if len(keep) == 1 else column.not_in(keep)))
-        await self.conn.execute(delete(tables.settings))
+            if len(keep) == 1:
+                for statement in (_DELETE_DOCUMENTS_BUT, _DELETE_INDICES_BUT):
+                    await self.conn.execute(statement, {"keep": keep[0]})
+            else:
+                for table in (d, i):
+                    await self.conn.execute(delete(table).where(table.c.index_name.not_in(keep)))
+        await self.conn.execute(_DELETE_SETTINGS)
 
     async def drop_indices(self, indices: Iterable[str]) -> None:
         """Drop these indices as if deleted: documents, counters and (PostgreSQL) sequences."""
