@@ -52,17 +52,31 @@ def check_trusted_url(url: str, regexes: tuple[str, ...] | list[str], release: R
         raise IllegalArgumentError(
             "Trusted connector endpoints regex is not configured. Please set "
             "plugins.ml_commons.trusted_connector_endpoints_regex.")
-    for regex in regexes:
-        try:
-            # Java's Pattern.matches() is a full match; the lists use no Java-only syntax
-            if re.fullmatch(regex, url):
-                return
-        except re.error:
-            continue
+    if _matches_any(url, tuple(regexes)):
+        return
     if release >= (3, 2):
         raise IllegalArgumentError("Connector URL is not matching the trusted connector endpoint regex")
     raise IllegalArgumentError(
         f"Connector URL is not matching the trusted connector endpoint regex, URL is: {url}")
+
+
+@functools.lru_cache(maxsize=1024)
+def _matches_any(url: str, regexes: tuple[str, ...]) -> bool:
+    """Whether one regex fully matches the URL (cached: a connector calls the same URLs)."""
+    for regex in regexes:
+        try:
+            # Java's Pattern.matches() is a full match; the lists use no Java-only syntax
+            if re.fullmatch(regex, url):
+                return True
+        except re.error:
+            continue
+    return False
+
+
+@functools.lru_cache(maxsize=1024)
+def _scheme_and_host(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    return parts.scheme, parts.hostname or ""
 
 
 @functools.lru_cache(maxsize=1024)
@@ -101,6 +115,7 @@ class DeployedRemoteModel:
             # 2.9-3.6: headers get the connector's own parameters once, at deploy
             headers = templating.render_headers(headers, connector.parameters, predict_time_params=False)
         self._headers = headers
+        self._static_headers: dict[str, str | None] | None = None
 
     async def predict(self, raw_parameters: Mapping[str, Any], transport: Transport,
                       options: RuntimeOptions) -> dict[str, Any]:
@@ -190,7 +205,7 @@ class DeployedRemoteModel:
         url = templating.render_url(action.url, params)
         if release >= (3, 7):
             check_trusted_url(url, options.trusted_endpoints, release)
-            headers = templating.render_headers(self._headers, params, predict_time_params=True)
+            headers = self._predict_time_headers(params)
         else:
             headers = dict(self._headers)
         self._check_url(url, options)
@@ -209,6 +224,16 @@ class DeployedRemoteModel:
         if self.connector.protocol == "aws_sigv4":
             headers = self._sign(method, url, headers, body)
         return OutboundRequest(method, url, headers, body), params
+
+    def _predict_time_headers(self, params: dict[str, str | None]) -> dict[str, str | None]:
+        """The headers of one call (3.7+).  With no ``${parameters.`` in any header they do
+        not depend on the call: rendered and checked once, then copied."""
+        if self._static_headers is not None:
+            return dict(self._static_headers)
+        headers = templating.render_headers(self._headers, params, predict_time_params=True)
+        if not any(v is not None and "${parameters." in v for v in self._headers.values()):
+            self._static_headers = dict(headers)
+        return headers
 
     async def _send_once(self, outbound: OutboundRequest, transport: Transport, action: Any,
                          params: Mapping[str, str | None]) -> dict[str, Any]:
@@ -258,10 +283,9 @@ class DeployedRemoteModel:
         return False
 
     def _check_url(self, url: str, options: RuntimeOptions) -> None:
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https"):
-            raise IllegalArgumentError(f"Protocol is not http or https: {parts.scheme}")
-        host = parts.hostname or ""
+        scheme, host = _scheme_and_host(url)
+        if scheme not in ("http", "https"):
+            raise IllegalArgumentError(f"Protocol is not http or https: {scheme}")
         if not host:
             raise IllegalArgumentError(
                 "Encountered error when trying to create uri from endpoint in ml connector. "
