@@ -284,14 +284,11 @@ async def _postgres_unreachable(url: str) -> str | None:
 
 
 async def _drop_schema(url: str, schema: str) -> None:
-    from sqlalchemy import text
-
     from mlcommons_emu.store.engine import Store
 
-    store = Store(url)
+    store = Store(url, schema=schema)
     try:
-        async with store.engine.begin() as conn:
-            await conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        await store.drop_namespace()
     finally:
         await store.close()
 

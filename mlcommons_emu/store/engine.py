@@ -151,6 +151,14 @@ class Store:
             for schema, name in rows.all():
                 await conn.execute(text(f'DROP SEQUENCE IF EXISTS "{schema}"."{name}"'))
 
+    async def drop_namespace(self) -> None:
+        """PostgreSQL: drop the store's schema and everything in it (``DROP SCHEMA ...
+        CASCADE``), for stores kept apart by schema (a test's, a benchmark's)."""
+        if self.is_sqlite or not self.schema:
+            raise ValueError("only a PostgreSQL store with its own schema has a namespace to drop")
+        async with self.engine.begin() as conn:
+            await conn.execute(text(f'DROP SCHEMA IF EXISTS "{self.schema}" CASCADE'))
+
     async def close(self) -> None:
         if self.is_sqlite:
             self.engine.dispose()

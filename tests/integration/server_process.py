@@ -98,12 +98,9 @@ async def read_documents(database: str, schema: str | None = None) -> list[Store
 
 async def drop_postgres_schema(url: str, schema: str) -> None:
     """Remove a test's PostgreSQL schema and everything in it."""
-    from sqlalchemy import text
-
-    store = Store(url)
+    store = Store(url, schema=schema)
     try:
-        async with store.engine.begin() as conn:
-            await conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        await store.drop_namespace()
     finally:
         await store.close()
 
