@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from typing import TYPE_CHECKING, Any, Mapping
 from urllib.parse import parse_qsl, urlsplit
 
@@ -68,6 +69,7 @@ class Emulator:
         self._cipher: Any = None
         self._master_key: str | None = None
         self._providers: dict[str, Any] | None = None
+        self._providers_lock = threading.RLock()
         self._http: Any = None
         self._admin_routes: Any = None
         self._http_limits: tuple[tuple[int, int, int], HttpLimits] | None = None
@@ -85,6 +87,7 @@ class Emulator:
         store = Store(self.config.database, schema=self.config.database_schema)
         await store.create_schema()
         self._store = store
+        self._writes_at_reset = self._node_ids = None  # counted per store: a new one now
         if self.config.allow_network:
             from mlcommons_emu.connectors.transports.http import HttpTransport
 
@@ -183,7 +186,7 @@ class Emulator:
                       headers: Mapping[str, str] | None = None,
                       query: Mapping[str, str] | None = None) -> RestResponse:
         """Send one REST call; ``body`` may be a dict/list (sent as JSON), str or bytes."""
-        if "?" in path or "#" in path or not path.startswith("/") or path.startswith("//"):
+        if not path.startswith("/") or path.startswith("//") or any(c in path for c in "?#\t\r\n"):
             split = urlsplit(path)
             url_path, url_query = split.path, split.query
         else:
@@ -252,23 +255,13 @@ class Emulator:
         self.ids = ctx.ids = emulator_ids(self.clock, self.config.seed, self._generation)
 
     def _providers_untouched(self) -> bool:
-        """Each fake is as a fresh one would be: it has received no request, holds no
-        scripted reply and has no attribute set since it was made (``api_keys = ...``);
-        the transport has opened no network client."""
+        """The fakes were never made (nothing sent to one, nobody looked at ``providers``),
+        and the transport is the one the emulator made, unchanged: nothing a test did to a
+        fake or to the transport can outlive the reset."""
         transport = self._transport
-        if transport is None or transport.has_network_client:
-            return False
-        if self._providers is None:
-            return True  # not even made yet
-        if self._provider_attrs is None:
-            return False
-        for name, provider in self._providers.items():
-            made = self._provider_attrs.get(name)
-            now = vars(provider)
-            if (made is None or provider.recorder.total or len(provider.script) or len(now) != len(made)
-                    or any(now.get(key) is not value for key, value in made.items())):
-                return False
-        return True
+        return (transport is not None and self._providers is None and self.context.transport is transport
+                and not transport.has_network_client and not transport.extended
+                and transport.routes == dict(self.config.routes or {}))
 
     # internals --------------------------------------------------------------------------
     @property
@@ -284,7 +277,6 @@ class Emulator:
         fake or the first look at ``providers`` (starting the emulator does not load the
         twelve fakes' modules)."""
         self._providers = None
-        self._provider_attrs: dict[str, dict[str, Any]] | None = None
         self._transport = InProcessTransport(loader=self._load_providers, fallback=self._http,
                                              routes=self.config.routes)
         return self._transport
@@ -292,16 +284,18 @@ class Emulator:
     def _load_providers(self) -> list[Any]:
         from mlcommons_emu.providers.registry import default_providers
 
-        if self._providers is not None:  # made already (the transport's loader, called back)
-            return list(self._providers.values())
-        providers = default_providers()
-        if self.config.aws_credentials:
-            for provider in providers.values():
-                verifier = getattr(provider, "verifier", None)
-                if verifier is not None:
-                    verifier.set_credentials(self.config.aws_credentials)
-        self._providers = providers
-        self._provider_attrs = {name: dict(vars(p)) for name, p in providers.items()}
+        # EmulatorThread.providers reads them from the test's thread while a request on the
+        # loop's thread may be making them: one set, made once
+        with self._providers_lock:
+            if self._providers is not None:  # made already (the transport's loader, called back)
+                return list(self._providers.values())
+            providers = default_providers()
+            if self.config.aws_credentials:
+                for provider in providers.values():
+                    verifier = getattr(provider, "verifier", None)
+                    if verifier is not None:
+                        verifier.set_credentials(self.config.aws_credentials)
+            self._providers = providers
         if self._transport is not None:
             self._transport.load()
         return list(providers.values())

@@ -60,9 +60,15 @@ def check_trusted_url(url: str, regexes: tuple[str, ...] | list[str], release: R
         f"Connector URL is not matching the trusted connector endpoint regex, URL is: {url}")
 
 
-@functools.lru_cache(maxsize=1024)
 def _matches_any(url: str, regexes: tuple[str, ...]) -> bool:
-    """Whether one regex fully matches the URL (cached: a connector calls the same URLs)."""
+    """Whether one regex fully matches the URL (cached: a connector calls the same URLs;
+    a long URL, which may carry predict input in its query, is not kept)."""
+    if len(url) > _CACHED_URL_LENGTH:
+        return _matches_any_uncached(url, regexes)
+    return _matches_any_cached(url, regexes)
+
+
+def _matches_any_uncached(url: str, regexes: tuple[str, ...]) -> bool:
     for regex in regexes:
         try:
             # Java's Pattern.matches() is a full match; the lists use no Java-only syntax
@@ -73,10 +79,22 @@ def _matches_any(url: str, regexes: tuple[str, ...]) -> bool:
     return False
 
 
-@functools.lru_cache(maxsize=1024)
+_CACHED_URL_LENGTH = 512
+_matches_any_cached = functools.lru_cache(maxsize=1024)(_matches_any_uncached)
+
+
 def _scheme_and_host(url: str) -> tuple[str, str]:
+    if len(url) > _CACHED_URL_LENGTH:
+        return _url_parts(url)
+    return _url_parts_cached(url)
+
+
+def _url_parts(url: str) -> tuple[str, str]:
     parts = urlsplit(url)
     return parts.scheme, parts.hostname or ""
+
+
+_url_parts_cached = functools.lru_cache(maxsize=1024)(_url_parts)
 
 
 @functools.lru_cache(maxsize=1024)

@@ -164,6 +164,11 @@ class _StringSubstitutor:
         self.suffix = suffix
         self.escape = escape
         self.delimiter = value_delimiter
+        # the text of the buffer being scanned, rebuilt only after it changed (see _find)
+        self._text = ""
+        self._text_of: list[str] | None = None
+        self._text_len = 0
+        self._dirty = False
 
     def _find(self, token: str, buf: list[str], pos: int, buf_end: int) -> int:
         """The first position >= pos where ``token`` lies wholly before buf_end, or -1.

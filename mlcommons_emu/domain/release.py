@@ -75,7 +75,7 @@ class Release:
     def _other(other: object) -> tuple[int, ...]:
         # comparisons run on every request: keep the common (major, minor) tuple cheap
         if type(other) is tuple:
-            return other if len(other) == 3 else other + _PADDING[len(other)]  # type: ignore[operator]
+            return other if len(other) >= 3 else other + _PADDING[len(other)]  # type: ignore[operator]
         if isinstance(other, Release):
             return other._k
         return NotImplemented  # type: ignore[return-value]

@@ -213,8 +213,6 @@ class Recorder:
         if maxlen < 1:
             raise ValueError("maxlen must be >= 1")
         self._items: deque[ProviderRequest] = deque(maxlen=maxlen)
-        #: requests recorded since the fake was made (``clear`` does not reset it)
-        self.total = 0
         # Providers may be driven from worker threads (e.g. a sync transport
         # running its own loop), so guard the deque against interleaving.
         self._lock = threading.Lock()
@@ -226,7 +224,6 @@ class Recorder:
     def record(self, request: ProviderRequest) -> None:
         with self._lock:
             self._items.append(request)
-            self.total += 1
 
     @property
     def requests(self) -> list[ProviderRequest]:

@@ -51,8 +51,9 @@ async def test_reset_forgets_everything_but_node_ids_and_the_master_key(database
 
 
 async def test_a_reset_after_a_test_that_wrote_nothing_still_forgets_what_it_changed(database_url):
-    """A reset with no committed write since the last one skips the wipe and keeps the
-    fakes, but not what the test changed in memory: settings, scripts, fake attributes."""
+    """A reset with no committed write since the last one skips the wipe, but nothing a test
+    changed in memory survives it: settings, scripts, fake attributes, state set through a
+    fake's methods, a provider added to the transport, its routes."""
     async with Emulator(database=database_url, **store_options(database_url)) as emu:
         await emu.reset()
         fake = emu.providers["openai"]
@@ -61,6 +62,10 @@ async def test_a_reset_after_a_test_that_wrote_nothing_still_forgets_what_it_cha
         assert r.status == 200
         emu.providers["cohere"].script.fail(500, {"message": "scripted"})
         emu.providers["openai"].api_keys = frozenset({"sk-only-this"})
+        emu.providers["sagemaker"].register_endpoint("kept-by-mistake", dimension=3)
+        extra = _Stub()
+        emu.context.transport.add(extra)
+        emu.context.transport.routes["api.cohere.com"] = "network"
 
         await emu.reset()
 
@@ -68,13 +73,44 @@ async def test_a_reset_after_a_test_that_wrote_nothing_still_forgets_what_it_cha
         assert len(emu.providers["cohere"].script) == 0
         assert emu.providers["openai"] is not fake
         assert emu.providers["openai"].api_keys != frozenset({"sk-only-this"})
+        assert ("kept-by-mistake", None) not in emu.providers["sagemaker"]._endpoints
+        assert emu.context.transport.provider_for(_Stub.hosts[0]) is None
+        assert emu.context.transport.routes == {}
 
-        # untouched fakes are kept as they are; a connector created now is gone after the next reset
-        kept = emu.providers["openai"]
-        await emu.reset()
-        assert emu.providers["openai"] is kept
+        # a connector created now is gone after the next reset
         connector_id = (await emu.request("POST", f"{ML}/connectors/_create", CONNECTOR)).body["connector_id"]
         await emu.reset()
         assert (await emu.request("GET", f"{ML}/connectors/{connector_id}")).status == 404
-        r = await emu.request("POST", f"{ML}/connectors/_search", {"query": {"match_all": {}}})
-        assert r.status == 404 or r.body["hits"]["total"]["value"] == 0, r.body
+
+
+async def test_a_reset_after_a_restart_wipes_what_the_new_store_holds(sqlite_file_url):
+    """The store's write count starts over with each start: a reset after a restart still
+    wipes when the new store's count has come back to the one the last reset saw."""
+    emu = Emulator(database=sqlite_file_url)
+    await emu.start()
+    for _ in range(2):
+        await emu.request("POST", f"{ML}/connectors/_create", CONNECTOR)
+        await emu.reset()
+    seen = emu._store.writes
+    await emu.stop()
+    await emu.start()
+    try:
+        created = []
+        while emu._store.writes < seen:  # one transaction, one write, per connector
+            created.append((await emu.request("POST", f"{ML}/connectors/_create", CONNECTOR)).body["connector_id"])
+        assert created and emu._store.writes == seen
+        await emu.reset()
+        for connector_id in created:
+            assert (await emu.request("GET", f"{ML}/connectors/{connector_id}")).status == 404
+    finally:
+        await emu.stop()
+
+
+class _Stub:
+    """A provider a test adds to the transport."""
+
+    name = "stub"
+    hosts = ("stub.example.com",)
+
+    async def handle(self, request):  # pragma: no cover - never called
+        raise AssertionError("not called")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import threading
 from typing import Any, Callable, Iterable, Mapping
 from urllib.parse import urlsplit, urlunsplit
 
@@ -12,10 +13,17 @@ NETWORK = "network"
 FAKE = "fake"
 
 
-@functools.lru_cache(maxsize=1024)
 def _hostname(url: str) -> str:
-    # a connector calls the same few URLs over and over
+    # a connector calls the same few URLs over and over: kept, unless long (a query may
+    # carry predict input)
+    return _hostname_cached(url) if len(url) <= 512 else _parse_hostname(url)
+
+
+def _parse_hostname(url: str) -> str:
     return urlsplit(url).hostname or ""
+
+
+_hostname_cached = functools.lru_cache(maxsize=1024)(_parse_hostname)
 
 
 def _route_matches(pattern: str, host: str) -> bool:
@@ -47,6 +55,9 @@ class InProcessTransport:
         self._by_host: dict[str, Any] = {}
         self._matchers: list[Any] = []
         self._loader = loader
+        self._load_lock = threading.RLock()  # the loader may call load() back
+        #: whether a provider was added after construction (``add``)
+        self.extended = False
         for provider in providers:
             self._add(provider)
         self.fallback = fallback
@@ -55,14 +66,16 @@ class InProcessTransport:
 
     def load(self) -> None:
         """Take the loader's providers now (once)."""
-        loader, self._loader = self._loader, None
-        if loader is not None:
-            for provider in loader():
-                self._add(provider)
+        with self._load_lock:
+            loader, self._loader = self._loader, None
+            if loader is not None:
+                for provider in loader():
+                    self._add(provider)
 
     def add(self, provider: Any) -> None:
         self.load()
         self._add(provider)
+        self.extended = True
 
     def _add(self, provider: Any) -> None:
         for host in provider.hosts:
