@@ -5,7 +5,7 @@ Fixtures (all function-scoped, each test sees a fresh cluster):
 ``mlcommons_server``
     an :class:`~mlcommons_emu.testing.EmulatorThread` with an HTTP port (``.url``); the
     emulator behind it is shared by the tests of a worker that ask for the same options and
-    reset before each of them, which costs a few milliseconds instead of a restart.
+    reset before each of them, which costs under a millisecond instead of a restart.
 ``mlcommons_emulator``
     the same object, for in-process use: ``await mlcommons_emulator.request(...)`` from async
     tests, ``.request_sync(...)`` from sync ones, ``.providers["openai"]`` for the fakes.
