@@ -13,6 +13,7 @@ boost; ``bool`` sums its scoring clauses.
 """
 from __future__ import annotations
 
+import abc
 import math
 import re
 import struct
@@ -202,12 +203,12 @@ class Searcher:
 
 
 # queries ------------------------------------------------------------------------------------
-class Query:
+class Query(abc.ABC):
     boost: float = 1.0
 
+    @abc.abstractmethod
     def score(self, s: Searcher, source: dict[str, Any]) -> float | None:
-        """The document's score, or None when it does not match."""
-        raise NotImplementedError
+        """The document's score, or None when it does not match (every query type says)."""
 
     def matches(self, s: Searcher, source: dict[str, Any]) -> bool:
         """Whether the document matches (filter context: no score computed)."""
