@@ -22,18 +22,19 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from .aws import delayed
 from .base import (
+    ListedHosts,
     ProviderRequest,
     ProviderResponse,
     Recorder,
     Script,
     ScriptItem,
     count_tokens,
+    delayed,
     hash_fraction,
     hash_unit_vector,
-    rejects_key,
     received,
+    rejects_key,
 )
 
 __all__ = ["AlephAlphaError", "FakeAlephAlpha"]
@@ -112,7 +113,7 @@ def _prompt_text(prompt: Any, field: str) -> str:
     raise _bad(FIELD_TYPE_MESSAGE.format(field=field))
 
 
-class FakeAlephAlpha:
+class FakeAlephAlpha(ListedHosts):
     """Strict, deterministic stand-in for https://api.aleph-alpha.com.
 
     api_keys: when given, only these bearer tokens are accepted; by default any non-empty token
@@ -128,9 +129,6 @@ class FakeAlephAlpha:
         self.api_keys = frozenset(api_keys) if api_keys is not None else None
         self._routes = {"/semantic_embed": self._semantic_embed, "/batch_semantic_embed": self._batch,
                         "/complete": self._complete}
-
-    def matches(self, host: str) -> bool:
-        return host.lower().rstrip(".") in self.hosts
 
     async def handle(self, request: ProviderRequest) -> ProviderResponse:
         request, scripted = await received(self, request)

@@ -15,7 +15,6 @@ botocore is imported lazily (first verification / signing), as it is heavy.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import calendar
 import datetime as _dt
@@ -29,7 +28,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .base import ProviderRequest, ProviderResponse, Recorder, Script, ScriptCallable, received
+from .base import ProviderRequest, ProviderResponse, Recorder, Script, ScriptCallable, delayed, received
 
 __all__ = [
     "AWS_JSON_11",
@@ -45,7 +44,6 @@ __all__ = [
     "SigV4Verifier",
     "aws_json",
     "aws_json_response",
-    "delayed",
     "deterministic_uuid",
     "json_protocol_error",
     "parse_aws_host",
@@ -212,18 +210,6 @@ def _as_json_protocol(err: AwsError) -> AwsError:
     security token included in the request is invalid. status code: 400``.
     """
     return json_protocol_error(400, err.code, err.message, member="message")
-
-
-def delayed(seconds: float, response: ProviderResponse | None = None) -> ScriptCallable:
-    """A Script item that waits, then answers `response` (or falls through to normal handling)."""
-    if seconds < 0:
-        raise ValueError("seconds must be >= 0")
-
-    async def _delay(request: ProviderRequest) -> ProviderResponse | None:
-        await asyncio.sleep(seconds)
-        return response
-
-    return _delay
 
 
 # --------------------------------------------------------------------------

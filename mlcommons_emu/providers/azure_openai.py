@@ -14,7 +14,6 @@ what Azure passes through for them.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import re
@@ -22,7 +21,17 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import parse_qs
 
-from .base import ProviderRequest, ProviderResponse, Recorder, Script, ScriptItem, rejects_key, received
+from .base import (
+    ProviderRequest,
+    ProviderResponse,
+    Recorder,
+    Script,
+    ScriptItem,
+    delayed,
+    fault,
+    received,
+    rejects_key,
+)
 from .openai import FakeOpenAI
 
 __all__ = ["AzureAPIError", "FakeAzureOpenAI"]
@@ -422,16 +431,9 @@ class FakeAzureOpenAI:
     @staticmethod
     def fault(status: int, body: Any = b"", headers: Mapping[str, str] | None = None) -> ProviderResponse:
         """A raw reply: dict/list bodies are JSON-encoded, str/bytes are sent as is."""
-        if isinstance(body, (dict, list)):
-            return ProviderResponse.json(status, body, dict(headers or {}))
-        return ProviderResponse(status, dict(headers or {}), body)
+        return fault(status, body, headers)
 
     @staticmethod
     def delayed(seconds: float, then: ProviderResponse | None = None) -> ScriptItem:
         """A script item that waits, then answers `then` (or falls through to normal handling)."""
-
-        async def _wait(request: ProviderRequest) -> ProviderResponse | None:
-            await asyncio.sleep(seconds)
-            return then
-
-        return _wait
+        return delayed(seconds, then)

@@ -21,6 +21,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 
 __all__ = [
     "FakeProvider",
+    "ListedHosts",
     "ProviderRequest",
     "ProviderResponse",
     "Recorder",
@@ -30,6 +31,8 @@ __all__ = [
     "PROVIDER_KEY",
     "UNRESOLVED_CREDENTIAL",
     "count_tokens",
+    "delayed",
+    "fault",
     "hash_fraction",
     "hash_unit_vector",
     "rejects_key",
@@ -249,6 +252,34 @@ ScriptCallable = Callable[
     [ProviderRequest], Union[ProviderResponse, None, Awaitable[Union[ProviderResponse, None]]]
 ]
 ScriptItem = Union[ProviderResponse, ScriptCallable]
+
+
+def delayed(seconds: float, response: ProviderResponse | None = None) -> ScriptCallable:
+    """A Script item that waits, then answers `response` (or falls through to normal handling)."""
+    if seconds < 0:
+        raise ValueError("seconds must be >= 0")
+
+    async def _delay(request: ProviderRequest) -> ProviderResponse | None:
+        await asyncio.sleep(seconds)
+        return response
+
+    return _delay
+
+
+def fault(status: int, body: Any = b"", headers: Mapping[str, str] | None = None) -> ProviderResponse:
+    """A raw reply: dict/list bodies are JSON-encoded, str/bytes are sent as is."""
+    if isinstance(body, (dict, list)):
+        return ProviderResponse.json(status, body, dict(headers or {}))
+    return ProviderResponse(status, dict(headers or {}), body)
+
+
+class ListedHosts:
+    """For a fake that answers exactly the hosts it lists (any case, a trailing dot allowed)."""
+
+    hosts: tuple[str, ...]
+
+    def matches(self, host: str) -> bool:
+        return host.lower().rstrip(".") in self.hosts
 
 
 class Script:

@@ -44,12 +44,11 @@ from .aws import (
     Credentials,
     SigV4Verifier,
     aws_json_response,
-    delayed,
     deterministic_uuid,
     parse_aws_host,
     request_id_for,
 )
-from .base import ProviderRequest, ProviderResponse, Recorder, Script, ScriptCallable, received
+from .base import ProviderRequest, ProviderResponse, Recorder, Script, ScriptCallable, delayed, received
 from .openai import FakeOpenAI
 
 __all__ = ["BedrockModel", "FakeBedrockRuntime", "bedrock_error"]

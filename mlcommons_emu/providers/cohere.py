@@ -15,7 +15,6 @@ best guess.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import hashlib
@@ -26,7 +25,18 @@ import struct
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from .base import ProviderRequest, ProviderResponse, Recorder, Script, ScriptItem, rejects_key, received
+from .base import (
+    ListedHosts,
+    ProviderRequest,
+    ProviderResponse,
+    Recorder,
+    Script,
+    ScriptItem,
+    delayed,
+    fault,
+    received,
+    rejects_key,
+)
 
 __all__ = ["CohereAPIError", "FakeCohere"]
 
@@ -318,7 +328,7 @@ def _quantize(vec: list[float], kind: str) -> Any:
 # ---------------------------------------------------------------------------- provider
 
 
-class FakeCohere:
+class FakeCohere(ListedHosts):
     """Strict, deterministic stand-in for https://api.cohere.ai and https://api.cohere.com.
 
     api_keys: when given, only these bearer keys are accepted (others get 401 "invalid api
@@ -361,9 +371,6 @@ class FakeCohere:
         }
 
     # ------------------------------------------------------------------ entry
-
-    def matches(self, host: str) -> bool:
-        return host.lower().rstrip(".") in self.hosts
 
     async def handle(self, request: ProviderRequest) -> ProviderResponse:
         request, scripted = await received(self, request)
@@ -950,19 +957,12 @@ class FakeCohere:
     @staticmethod
     def fault(status: int, body: Any = b"", headers: Mapping[str, str] | None = None) -> ProviderResponse:
         """A raw reply: dict/list bodies are JSON-encoded, str/bytes are sent as is."""
-        if isinstance(body, (dict, list)):
-            return ProviderResponse.json(status, body, dict(headers or {}))
-        return ProviderResponse(status, dict(headers or {}), body)
+        return fault(status, body, headers)
 
     @staticmethod
     def delayed(seconds: float, then: ProviderResponse | None = None) -> ScriptItem:
         """A script item that waits, then answers `then` (or falls through to normal handling)."""
-
-        async def _wait(request: ProviderRequest) -> ProviderResponse | None:
-            await asyncio.sleep(seconds)
-            return then
-
-        return _wait
+        return delayed(seconds, then)
 
 
 def _content_text(content: Any) -> str:

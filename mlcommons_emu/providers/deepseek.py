@@ -15,7 +15,6 @@ DeepSeek's envelope and status but their wording is a best guess.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import re
@@ -23,7 +22,18 @@ from collections.abc import Iterable, Mapping
 from json.decoder import scanstring
 from typing import Any
 
-from .base import ProviderRequest, ProviderResponse, Recorder, Script, ScriptItem, rejects_key, received
+from .base import (
+    ListedHosts,
+    ProviderRequest,
+    ProviderResponse,
+    Recorder,
+    Script,
+    ScriptItem,
+    delayed,
+    fault,
+    received,
+    rejects_key,
+)
 from .openai import count_tokens
 
 __all__ = ["DeepSeekAPIError", "FakeDeepSeek"]
@@ -266,7 +276,7 @@ def _stream_pieces(text: str) -> list[str]:
 # ---------------------------------------------------------------------------- provider
 
 
-class FakeDeepSeek:
+class FakeDeepSeek(ListedHosts):
     """Strict, deterministic stand-in for https://api.deepseek.com.
 
     api_keys: when given, only these bearer keys are accepted (others get DeepSeek's
@@ -285,9 +295,6 @@ class FakeDeepSeek:
         self.api_keys: frozenset[str] | None = frozenset(api_keys) if api_keys is not None else None
 
     # -------------------------------------------------------------- entry
-
-    def matches(self, host: str) -> bool:
-        return host.lower().rstrip(".") in self.hosts
 
     async def handle(self, request: ProviderRequest) -> ProviderResponse:
         request, scripted = await received(self, request)
@@ -592,16 +599,9 @@ class FakeDeepSeek:
     @staticmethod
     def fault(status: int, body: Any = b"", headers: Mapping[str, str] | None = None) -> ProviderResponse:
         """A raw reply: dict/list bodies are JSON-encoded, str/bytes are sent as is."""
-        if isinstance(body, (dict, list)):
-            return ProviderResponse.json(status, body, dict(headers or {}))
-        return ProviderResponse(status, dict(headers or {}), body)
+        return fault(status, body, headers)
 
     @staticmethod
     def delayed(seconds: float, then: ProviderResponse | None = None) -> ScriptItem:
         """A script item that waits, then answers `then` (or falls through to normal handling)."""
-
-        async def _wait(request: ProviderRequest) -> ProviderResponse | None:
-            await asyncio.sleep(seconds)
-            return then
-
-        return _wait
+        return delayed(seconds, then)

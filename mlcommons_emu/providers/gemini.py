@@ -31,18 +31,20 @@ from typing import Any
 from urllib.parse import parse_qs, unquote
 
 from .base import (
+    ListedHosts,
     ProviderRequest,
     ProviderResponse,
     Recorder,
     Script,
     ScriptItem,
     count_tokens,
+    delayed,
+    fault,
     hash_fraction,
     hash_unit_vector,
-    rejects_key,
     received,
+    rejects_key,
 )
-from .aws import delayed
 
 __all__ = ["FakeGemini", "GoogleAPIError", "GenerateFlavour"]
 
@@ -673,7 +675,7 @@ _PATH_RE = re.compile(r"^/(?P<version>v1|v1beta)/models/(?P<model>[^/:]+):(?P<me
 _BATCH_LIMIT = 100
 
 
-class FakeGemini:
+class FakeGemini(ListedHosts):
     """Strict, deterministic stand-in for https://generativelanguage.googleapis.com.
 
     api_keys: when given, only these keys are accepted (others: 400 API_KEY_INVALID); by
@@ -702,9 +704,6 @@ class FakeGemini:
         self._batch_spec = Msg(f"{package}.BatchEmbedContentsRequest", {"requests": Rep(embed_request)})
         self._count_spec = Msg(f"{package}.CountTokensRequest", {
             "contents": Rep(self._specs["content"]), "generateContentRequest": self._specs["generate"]})
-
-    def matches(self, host: str) -> bool:
-        return host.lower().rstrip(".") in self.hosts
 
     async def handle(self, request: ProviderRequest) -> ProviderResponse:
         request, scripted = await received(self, request)
@@ -874,9 +873,7 @@ class FakeGemini:
     @staticmethod
     def fault(status: int, body: Any = b"", headers: Mapping[str, str] | None = None) -> ProviderResponse:
         """A raw reply: dict/list bodies are JSON-encoded, str/bytes are sent as is."""
-        if isinstance(body, (dict, list)):
-            return ProviderResponse.json(status, body, dict(headers or {}))
-        return ProviderResponse(status, dict(headers or {}), body)
+        return fault(status, body, headers)
 
     @staticmethod
     def delayed(seconds: float, then: ProviderResponse | None = None) -> ScriptItem:

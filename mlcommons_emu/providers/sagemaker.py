@@ -45,12 +45,11 @@ from .aws import (
     Credentials,
     SigV4Verifier,
     aws_json,
-    delayed,
     deterministic_uuid,
     parse_aws_host,
     request_id_for,
 )
-from .base import ProviderRequest, ProviderResponse, Recorder, Script, ScriptCallable, received
+from .base import ProviderRequest, ProviderResponse, Recorder, Script, ScriptCallable, delayed, received
 
 __all__ = ["FakeSageMakerRuntime", "Invocation", "SageMakerModelError"]
 

@@ -23,8 +23,18 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
-from .aws import delayed
-from .base import ProviderRequest, ProviderResponse, Recorder, Script, ScriptItem, count_tokens, rejects_key, received
+from .base import (
+    ListedHosts,
+    ProviderRequest,
+    ProviderResponse,
+    Recorder,
+    Script,
+    ScriptItem,
+    count_tokens,
+    delayed,
+    rejects_key,
+    received,
+)
 from .gemini import (
     ANY,
     BOOL,
@@ -159,7 +169,7 @@ VERTEX_FLAVOUR = GenerateFlavour(
 )
 
 
-class FakeVertexAI:
+class FakeVertexAI(ListedHosts):
     """Strict, deterministic stand-in for ``{region}-aiplatform.googleapis.com`` publisher models.
 
     tokens: when given, only these bearer tokens are accepted; by default any non-empty token
@@ -190,9 +200,6 @@ class FakeVertexAI:
             "autoTruncate": BOOL, "outputDimensionality": INT32})
         self._embed_instance = Msg(f"{package}.schema.predict.instance.TextEmbeddingPredictionInstance", {
             "content": STRING, "taskType": STRING, "title": STRING})
-
-    def matches(self, host: str) -> bool:
-        return host.lower().rstrip(".") in self.hosts
 
     async def handle(self, request: ProviderRequest) -> ProviderResponse:
         request, scripted = await received(self, request)

@@ -21,17 +21,19 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from .aws import delayed, deterministic_uuid
+from .aws import deterministic_uuid
 from .base import (
+    ListedHosts,
     ProviderRequest,
     ProviderResponse,
     Recorder,
     Script,
     ScriptItem,
     count_tokens,
+    delayed,
     hash_unit_vector,
-    rejects_key,
     received,
+    rejects_key,
 )
 
 __all__ = ["FakeYandex", "YandexError"]
@@ -116,7 +118,7 @@ def _int64(value: Any, field: str) -> int | None:
     raise _bad(FIELD_TYPE_MESSAGE.format(kind="int64", value=json.dumps(value)))
 
 
-class FakeYandex:
+class FakeYandex(ListedHosts):
     """Strict, deterministic stand-in for https://llm.api.cloud.yandex.net.
 
     api_keys: when given, only these API keys / IAM tokens are accepted; by default any
@@ -138,9 +140,6 @@ class FakeYandex:
             "/foundationModels/v1/completion": self._completion,
             "/v1/embeddings": self._openai_embeddings,
         }
-
-    def matches(self, host: str) -> bool:
-        return host.lower().rstrip(".") in self.hosts
 
     async def handle(self, request: ProviderRequest) -> ProviderResponse:
         request, scripted = await received(self, request)

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from mlcommons_emu.providers import azure_openai as azure_module
+from mlcommons_emu.providers import base as provider_base
 from mlcommons_emu.providers.azure_openai import FakeAzureOpenAI
 from mlcommons_emu.providers.base import (
     FakeProvider,
@@ -287,7 +287,7 @@ async def test_other_canned_replies(fake: FakeAzureOpenAI, monkeypatch: pytest.M
     async def fake_sleep(seconds: float) -> None:
         slept.append(seconds)
 
-    monkeypatch.setattr(azure_module.asyncio, "sleep", fake_sleep)
+    monkeypatch.setattr(provider_base.asyncio, "sleep", fake_sleep)  # the shared delayed() sleeps there
     fake.script.enqueue(
         FakeAzureOpenAI.content_filter_response("hate", "high"),
         FakeAzureOpenAI.delayed(3, FakeAzureOpenAI.overloaded_response()),

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from mlcommons_emu.providers import cohere as cohere_module
+from mlcommons_emu.providers import base as provider_base
 from mlcommons_emu.providers.base import (
     FakeProvider,
     ProviderRequest,
@@ -630,7 +630,7 @@ async def test_delayed_script_item(fake: FakeCohere, monkeypatch: pytest.MonkeyP
     async def fake_sleep(seconds: float) -> None:
         slept.append(seconds)
 
-    monkeypatch.setattr(cohere_module.asyncio, "sleep", fake_sleep)
+    monkeypatch.setattr(provider_base.asyncio, "sleep", fake_sleep)  # the shared delayed() sleeps there
     fake.script.enqueue(FakeCohere.delayed(2.5), FakeCohere.delayed(1, FakeCohere.overloaded_response()))
     r1 = await fake.handle(req("/v1/embed", embed_v1()))
     assert r1.status == 200  # fell through after the delay

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from mlcommons_emu.providers import deepseek as deepseek_module
+from mlcommons_emu.providers import base as provider_base
 from mlcommons_emu.providers.base import (
     FakeProvider,
     ProviderRequest,
@@ -298,7 +298,7 @@ async def test_canned_replies(fake: FakeDeepSeek, monkeypatch: pytest.MonkeyPatc
     async def fake_sleep(seconds: float) -> None:
         slept.append(seconds)
 
-    monkeypatch.setattr(deepseek_module.asyncio, "sleep", fake_sleep)
+    monkeypatch.setattr(provider_base.asyncio, "sleep", fake_sleep)  # the shared delayed() sleeps there
     fake.script.enqueue(
         FakeDeepSeek.insufficient_balance_response(),
         FakeDeepSeek.rate_limit_response(retry_after=4),
