@@ -254,14 +254,14 @@ ScriptCallable = Callable[
 ScriptItem = Union[ProviderResponse, ScriptCallable]
 
 
-def delayed(seconds: float, response: ProviderResponse | None = None) -> ScriptCallable:
-    """A Script item that waits, then answers `response` (or falls through to normal handling)."""
+def delayed(seconds: float, then: ProviderResponse | None = None) -> ScriptCallable:
+    """A script item that waits, then answers `then` (or falls through to normal handling)."""
     if seconds < 0:
         raise ValueError("seconds must be >= 0")
 
     async def _delay(request: ProviderRequest) -> ProviderResponse | None:
         await asyncio.sleep(seconds)
-        return response
+        return then
 
     return _delay
 

@@ -31,7 +31,6 @@ from .base import (
     ProviderResponse,
     Recorder,
     Script,
-    ScriptItem,
     delayed,
     fault,
     received,
@@ -954,15 +953,9 @@ class FakeCohere(ListedHosts):
     def overloaded_response(cls) -> ProviderResponse:
         return cls.error_response(503, OVERLOADED_MESSAGE)
 
-    @staticmethod
-    def fault(status: int, body: Any = b"", headers: Mapping[str, str] | None = None) -> ProviderResponse:
-        """A raw reply: dict/list bodies are JSON-encoded, str/bytes are sent as is."""
-        return fault(status, body, headers)
+    fault = staticmethod(fault)
 
-    @staticmethod
-    def delayed(seconds: float, then: ProviderResponse | None = None) -> ScriptItem:
-        """A script item that waits, then answers `then` (or falls through to normal handling)."""
-        return delayed(seconds, then)
+    delayed = staticmethod(delayed)
 
 
 def _content_text(content: Any) -> str:

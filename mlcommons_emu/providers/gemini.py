@@ -36,7 +36,6 @@ from .base import (
     ProviderResponse,
     Recorder,
     Script,
-    ScriptItem,
     count_tokens,
     delayed,
     fault,
@@ -870,12 +869,6 @@ class FakeGemini(ListedHosts):
     def invalid_key_response(cls) -> ProviderResponse:
         return cls.error_response(400, INVALID_KEY_MESSAGE)
 
-    @staticmethod
-    def fault(status: int, body: Any = b"", headers: Mapping[str, str] | None = None) -> ProviderResponse:
-        """A raw reply: dict/list bodies are JSON-encoded, str/bytes are sent as is."""
-        return fault(status, body, headers)
+    fault = staticmethod(fault)
 
-    @staticmethod
-    def delayed(seconds: float, then: ProviderResponse | None = None) -> ScriptItem:
-        """A script item that waits, then answers `then` (or falls through to normal handling)."""
-        return delayed(seconds, then)
+    delayed = staticmethod(delayed)

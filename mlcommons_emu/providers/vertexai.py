@@ -29,7 +29,6 @@ from .base import (
     ProviderResponse,
     Recorder,
     Script,
-    ScriptItem,
     count_tokens,
     delayed,
     rejects_key,
@@ -345,7 +344,4 @@ class FakeVertexAI(ListedHosts):
         """What an expired access token gets (the Vertex blueprint's tokens live an hour to 12)."""
         return cls.error_response(401, INVALID_CREDENTIALS_MESSAGE)
 
-    @staticmethod
-    def delayed(seconds: float, then: ProviderResponse | None = None) -> ScriptItem:
-        """A script item that waits, then answers `then` (or falls through to normal handling)."""
-        return delayed(seconds, then)
+    delayed = staticmethod(delayed)

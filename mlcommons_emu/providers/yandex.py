@@ -28,7 +28,6 @@ from .base import (
     ProviderResponse,
     Recorder,
     Script,
-    ScriptItem,
     count_tokens,
     delayed,
     hash_unit_vector,
@@ -305,6 +304,4 @@ class FakeYandex(ListedHosts):
     def server_error_response(cls) -> ProviderResponse:
         return cls.error_response(500, INTERNAL_MESSAGE)
 
-    @staticmethod
-    def delayed(seconds: float, then: ProviderResponse | None = None) -> ScriptItem:
-        return delayed(seconds, then)
+    delayed = staticmethod(delayed)
