@@ -183,27 +183,20 @@ _PROFANITY = frozenset("damn hell crap shit fuck fucking bastard".split())
 _INSULTS = frozenset("idiot stupid dumb moron fool loser jerk".split())
 _THREATS = frozenset("kill hurt destroy attack punch shoot".split())
 
-_POS_TAGS: dict[str, str] = {}
-for _w in "a an the this that these those some any each every no".split():
-    _POS_TAGS[_w] = "DET"
-for _w in "i you he she it we they me him her us them myself yourself who whom what which".split():
-    _POS_TAGS[_w] = "PRON"
-for _w in "in on at to from by with without into onto about above below over under between through during "\
-          "before after of for near".split():
-    _POS_TAGS[_w] = "ADP"
-for _w in "and or but nor yet".split():
-    _POS_TAGS[_w] = "CCONJ"
-for _w in "because if while although though since unless whereas".split():
-    _POS_TAGS[_w] = "SCONJ"
-for _w in "is are was were be been being am do does did have has had will would shall should can could may "\
-          "might must".split():
-    _POS_TAGS[_w] = "AUX"
-for _w in "not".split():
-    _POS_TAGS[_w] = "PART"
-for _w in "hello hi hey wow oh ouch thanks".split():
-    _POS_TAGS[_w] = "INTJ"
-for _w in "very too also just only so here there now then never always often".split():
-    _POS_TAGS[_w] = "ADV"
+# a word listed under two tags keeps the later one
+_POS_TAGS: dict[str, str] = {word: tag for tag, words in (
+    ("DET", "a an the this that these those some any each every no"),
+    ("PRON", "i you he she it we they me him her us them myself yourself who whom what which"),
+    ("ADP", "in on at to from by with without into onto about above below over under between through during "
+            "before after of for near"),
+    ("CCONJ", "and or but nor yet"),
+    ("SCONJ", "because if while although though since unless whereas"),
+    ("AUX", "is are was were be been being am do does did have has had will would shall should can could may "
+            "might must"),
+    ("PART", "not"),
+    ("INTJ", "hello hi hey wow oh ouch thanks"),
+    ("ADV", "very too also just only so here there now then never always often"),
+) for word in words.split()}
 
 _PII_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("EMAIL", re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")),
