@@ -270,25 +270,17 @@ class Parser:
         self.scopes.append(set())
         # for-each: (TYPE name : expr) or (name in expr)
         n = self.type_len()
-        if n and self.peek(n).kind == "id" and self.at(":", n + 1):
-            type_name = self.parse_type()
+        typed = bool(n) and self.peek(n).kind == "id" and self.at(":", n + 1)
+        if typed or (self.tok.kind == "id" and self.at("in", 1)):
+            type_name = self.parse_type() if typed else "def"
             name = self.ident()
-            self.next()
+            self.next()  # ":" or "in"
             iterable = self.parse_expr()
             self.expect(")")
             self.declare(name.value, name)
             body = self.parse_body()
             self.scopes.pop()
             return ("foreach", t.pos, type_name, name.value, iterable, body)
-        if self.tok.kind == "id" and self.at("in", 1):
-            name = self.ident()
-            self.next()
-            iterable = self.parse_expr()
-            self.expect(")")
-            self.declare(name.value, name)
-            body = self.parse_body()
-            self.scopes.pop()
-            return ("foreach", t.pos, "def", name.value, iterable, body)
         init = None
         if not self.at(";"):
             init = self.parse_declaration() if self.is_declaration() else ("expr", self.tok.pos, self.parse_expr())
